@@ -1,0 +1,39 @@
+# Two commands for users: `make demo` and `make test`. Both set up .venv (once), build the
+# compiled ops (incrementally), then run. Override TORCH_SPEC for another torch build, e.g.
+#   make test TORCH_SPEC="torch==2.14.1"
+PYTHON_BOOT ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_SPEC ?= torch==2.13.0
+PYTEST_ARGS ?=
+STAMP := $(VENV)/.sphmask-deps
+
+.PHONY: venv build test demo bench cuda-check clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt Makefile
+	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=23"
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -c "import site, sys; open(site.getsitepackages()[0] + '/sphmask-dev.pth', 'w').write('$(CURDIR)\n')"
+	touch $@
+
+build: $(STAMP)
+	$(PY) setup.py --quiet build_ext --inplace
+
+test: build
+	OMP_NUM_THREADS=2 $(PY) -m pytest -q $(PYTEST_ARGS)
+
+demo: build
+	$(PY) bench/ops.py --sizes 50000 --repeats 3
+
+bench: build
+	$(PY) bench/ops.py --write docs/benchmarks.md
+
+cuda-check: $(STAMP)
+	PYTHON=$(PY) bash tools/cuda_check.sh
+
+clean:
+	rm -rf build sphmask/*.so .cache

@@ -1,0 +1,1 @@
+"""Public operators of sphmask. Each is a thin, validating wrapper over ``torch.ops.sphmask``."""

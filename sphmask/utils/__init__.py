@@ -1,0 +1,1 @@
+"""Utilities that are not part of the model: environment report, file helpers."""

@@ -38,7 +38,7 @@ def use_conv_algo_for(module: nn.Module, device: torch.device) -> None:
             m.algo = algo
 
 
-class PointwiseLinear(nn.Module):
+class PointwiseLinear(spconv.SparseModule):
     """Per-voxel linear map ``features @ W.view(out, in).T`` on a sparse tensor (no bias).
 
     The official residual shortcut (``Custom1x1Subm3d``) stores this as a 1x1x1 sparse-conv weight,

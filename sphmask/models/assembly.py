@@ -14,12 +14,12 @@ CLAMP_MIN = 0.01
 
 
 def assemble(sp_xyz: torch.Tensor, rays: torch.Tensor, centers: torch.Tensor, rpm: torch.Tensor, *,
-             clamp_centers: bool = True, migration_scale: float = 2.0) -> torch.Tensor:
+             n_azimuth: int, n_polar: int, clamp_centers: bool = True, migration_scale: float = 2.0) -> torch.Tensor:
     """Assembled masks of one scene's queries.
 
     Args:
         sp_xyz: (S, 3) superpoint coordinates.
-        rays: (Q, R) raw predicted ray lengths (clamped here at 0.01).
+        rays: (Q, R) raw predicted ray lengths, ``R = n_azimuth * n_polar`` (clamped here at 0.01).
         centers: (Q, 3) predicted centres; clamped at 0.01 per coordinate when ``clamp_centers``
             (official quirk: its in-place clamp covers the whole 28-vector).
         rpm: (Q, S) Radial Point Migration output.
@@ -31,4 +31,4 @@ def assemble(sp_xyz: torch.Tensor, rays: torch.Tensor, centers: torch.Tensor, rp
     if clamp_centers:
         centers = centers.clamp(min=CLAMP_MIN)
     return ops.assemble_masks(sp_xyz.contiguous(), centers.contiguous(), rays.contiguous(), rpm.contiguous(),
-                              migration_scale=migration_scale)
+                              migration_scale=migration_scale, n_azimuth=n_azimuth, n_polar=n_polar)

@@ -7,6 +7,7 @@ scene ``{scan_id, semantic_pred (N_b,), instances: [{mask bool (N_b,), label_id,
 The same instance runs on CPU and CUDA: devices follow the inputs.
 """
 import contextlib
+import math
 from typing import Dict, List, Optional, Sequence
 
 import spconv.pytorch as spconv
@@ -169,23 +170,21 @@ class SphericalMask(nn.Module):
         fg = (prob[:, self.label_shift:] >= self.filter_bg_thresh).any(dim=1)
         return torch.nonzero(fg[vb.vsp]).view(-1)
 
-    def _queries(self, vb: VoxelBatch, trunk: Dict[str, torch.Tensor], obj: torch.Tensor, n_queries: int):
-        """Aggregators on the object voxels of the scenes that have some.
+    def _seeds(self, vb: VoxelBatch, trunk: Dict[str, torch.Tensor], obj: torch.Tensor):
+        """Aggregator 1 on the object voxels of the scenes that have some.
 
-        Returns ``(scenes, seeds, queries)``: active scene indices (int64 list), aggregator-1
-        outputs (locs (B', S, 3), feats, boxes, seed voxel idx) and aggregator-2 outputs.
+        Returns ``(scenes, counts, seeds)``: active scene indices (list), their object-voxel
+        counts (list) and the aggregator-1 outputs (locs (B', S, 3), feats (B', 2C, S), boxes
+        (B', S, 6), seed index into ``obj`` (B', S)).
         """
-        scene = vb.voxel_scene[obj]
-        offsets = offsets_from_scene(scene, vb.batch_size)
+        offsets = offsets_from_scene(vb.voxel_scene[obj], vb.batch_size)
         counts = offsets[1:] - offsets[:-1]
         scenes = torch.nonzero(counts > 0).view(-1)
         active_offsets = torch.cat([offsets.new_zeros(1), counts[scenes].cumsum(0)])
         with self._stage("aggregators"):
             seeds = self.point_aggregator1.forward_seeds(vb.xyz[obj], trunk["feats"][obj], trunk["boxes"][obj],
                                                          active_offsets)
-            n = min(n_queries, seeds[0].shape[1])
-            queries = self.point_aggregator2.forward_queries(seeds[0], seeds[1], seeds[2], n, first_n=self.training)
-        return scenes.tolist(), seeds, queries
+        return scenes.tolist(), counts[scenes].tolist(), seeds
 
     def _query_heads(self, q_locs: torch.Tensor, q_feats: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Query heads on aggregator-2 output ``q_feats`` (B', 4C, Q) at ``q_locs`` (B', Q, 3).
@@ -250,28 +249,72 @@ class SphericalMask(nn.Module):
             return results
         with self._stage("heads"):
             sp_xyz, sp_boxes, mask_feats = self._superpoint_features(vb, trunk)
-        scenes, _, queries = self._queries(vb, trunk, obj, self.head_cfg.n_queries)
+        scenes, n_obj, seeds = self._seeds(vb, trunk, obj)
         sp_count = segment_count(vb.vsp, vb.num_sp)
         for i, b in enumerate(scenes):
-            with self._stage("heads"):
-                h = self._query_heads(queries[0][i:i + 1], queries[1][i:i + 1])
-                if bool((h["cls"][0].argmax(dim=1) == self.instance_classes).all()):
-                    continue
-                s0, s1 = int(vb.sp_offsets[b]), int(vb.sp_offsets[b + 1])
-                rpm = self._rpm(self._controller(h["embed"])[0], queries[0][i], h["boxes"][0], sp_xyz[s0:s1],
-                                sp_boxes[s0:s1], mask_feats[s0:s1], self.infer_cfg.max_dyco_elements)
-            r = self.rays_width * self.rays_height
-            with self._stage("assembly"):
-                masks = assemble(sp_xyz[s0:s1], h["rays"][0, :, :r], h["rays"][0, :, r:], rpm,
-                                 clamp_centers=self.infer_cfg.clamp_centers,
-                                 migration_scale=self.infer_cfg.migration_scale)
+            s0, s1 = int(vb.sp_offsets[b]), int(vb.sp_offsets[b + 1])
+            seed_sp = vb.vsp[obj[seeds[3][i]]] - s0
+            proposals = self._scene_proposals([t[i:i + 1] for t in seeds[:3]], seed_sp, n_obj[i], sp_xyz[s0:s1],
+                                              sp_boxes[s0:s1], mask_feats[s0:s1])
+            if proposals is None:
+                continue
             with self._stage("postprocess"):
                 p0, p1 = int(vb.point_offsets[b]), int(vb.point_offsets[b + 1])
                 t0, t1 = int(vb.psp_offsets[b]), int(vb.psp_offsets[b + 1])
                 point_vsp = vb.vsp[vb.point2voxel[p0:p1]] - s0
-                results[b]["instances"] = scene_instances(h["cls"][0], h["conf"][0], masks, sp_count[s0:s1],
-                                                          vb.psp[p0:p1] - t0, point_vsp, t1 - t0, self.infer_cfg)
+                results[b]["instances"] = scene_instances(*proposals, sp_count[s0:s1], vb.psp[p0:p1] - t0, point_vsp,
+                                                          t1 - t0, self.infer_cfg)
         return results
+
+    def query_rounds(self, n_obj: int) -> List[int]:
+        """Queries per sampling round: one round of ``n_queries``, or with iterative sampling
+        the ISBNet schedule ``-(n0/2) ln p`` for ``p = 0.1, 0.2, 0.4``, ``n0 = clamp(n_obj // 300,
+        150, 500)``."""
+        if not self.infer_cfg.iterative_sampling:
+            return [self.head_cfg.n_queries]
+        n0 = min(max(150, n_obj // 300), 500)
+        return [int(-(n0 / 2) * math.log(p)) for p in (0.1, 0.2, 0.4)]
+
+    def _scene_proposals(self, seeds, seed_sp: torch.Tensor, n_obj: int, sp_xyz, sp_boxes, mask_feats):
+        """Queries, heads, RPM and Mask Assembly of one scene (spec §7.1 steps 7-8).
+
+        Args:
+            seeds: aggregator-1 locs (1, S, 3), feats (1, 2C, S), boxes (1, S, 6) of the scene.
+            seed_sp: int64 (S,) scene-local superpoint of each seed.
+        Returns:
+            ``(cls_logits (Q', C+1), conf (Q',), masks bool (Q', S_b))`` over all rounds, or
+            ``None`` when the first round predicts no object at all.
+        """
+        locs, feats, boxes = seeds
+        r = self.rays_width * self.rays_height
+        remaining = torch.arange(locs.shape[1], device=locs.device)
+        covered = torch.zeros(locs.shape[1], dtype=torch.bool, device=locs.device)
+        rounds = self.query_rounds(n_obj)
+        outs = []
+        for k, n in enumerate(rounds):
+            with self._stage("aggregators"):
+                q = self.point_aggregator2.forward_queries(locs[:, remaining], feats[:, :, remaining],
+                                                           boxes[:, remaining], min(n, remaining.numel()), first_n=False)
+            with self._stage("heads"):
+                h = self._query_heads(q[0], q[1])
+                if bool((h["cls"][0].argmax(dim=1) == self.instance_classes).all()):
+                    break
+                rpm = self._rpm(self._controller(h["embed"])[0], q[0][0], h["boxes"][0], sp_xyz, sp_boxes, mask_feats,
+                                self.infer_cfg.max_dyco_elements)
+            with self._stage("assembly"):
+                masks = assemble(sp_xyz, h["rays"][0, :, :r], h["rays"][0, :, r:], rpm, n_azimuth=self.rays_width,
+                                 n_polar=self.rays_height, clamp_centers=self.infer_cfg.clamp_centers,
+                                 migration_scale=self.infer_cfg.migration_scale)
+            outs.append((h["cls"][0], h["conf"][0], masks))
+            if k == len(rounds) - 1:
+                break
+            covered |= (rpm[:, seed_sp] > 0).any(dim=0)
+            remaining = torch.nonzero(~covered).view(-1)
+            if remaining.numel() == 0:
+                break
+        if not outs:
+            return None
+        return tuple(torch.cat(parts) for parts in zip(*outs))
 
     def losses(self, batch: Dict) -> Dict[str, torch.Tensor]:
         """Named weighted training losses and their sum ``loss`` (spec §6)."""
@@ -301,7 +344,10 @@ class SphericalMask(nn.Module):
         obj = self._foreground(vb, trunk["semantic"].detach())
         if obj.numel() <= MIN_OBJECT_VOXELS:
             return {}
-        scenes, _, queries = self._queries(vb, trunk, obj, self.head_cfg.n_queries)
+        scenes, _, seeds = self._seeds(vb, trunk, obj)
+        with self._stage("aggregators"):
+            n = min(self.head_cfg.n_queries, seeds[0].shape[1])
+            queries = self.point_aggregator2.forward_queries(seeds[0], seeds[1], seeds[2], n, first_n=True)
         sp_xyz, sp_boxes, mask_feats = self._superpoint_features(vb, trunk)
         with self._stage("targets"):
             targets = superpoint_targets(table, inst, vb.vsp, vb.voxel_offsets, vb.sp_offsets)

@@ -1,5 +1,5 @@
-"""Superpoint bookkeeping and pooling with torch's own reductions (``index_reduce``,
-``scatter_reduce``, ``index_add``); no torch_scatter.
+"""Superpoint bookkeeping and pooling with torch's own reductions (``index_add``,
+``bincount``, ``unique``); no torch_scatter.
 
 Superpoint ids of a batch may have gaps, may restart in every scene, or be globally unique: they
 are always renumbered per scene into ``0..S-1`` in (scene, id) order, so superpoint ranges are
@@ -34,8 +34,9 @@ def segment_mean(values: torch.Tensor, ids: torch.Tensor, num: int) -> torch.Ten
     Computed in float32 (as the official ``custom_scatter_mean``) and differentiable; ids
     without rows give 0.
     """
-    out = values.new_zeros((num,) + values.shape[1:], dtype=torch.float32)
-    return out.index_reduce(0, ids, values.float(), "mean", include_self=False)
+    out = values.new_zeros((num,) + values.shape[1:], dtype=torch.float32).index_add(0, ids, values.float())
+    count = torch.bincount(ids, minlength=num).clamp(min=1).to(torch.float32)
+    return out / count.view((num,) + (1,) * (values.dim() - 1))
 
 
 def segment_count(ids: torch.Tensor, num: int) -> torch.Tensor:

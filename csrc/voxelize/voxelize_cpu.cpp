@@ -29,7 +29,12 @@ void number_by_first_appearance(int64_t n, KeyOf key_of, HashOf hash_of, int64_t
   }
   const uint64_t mask = capacity - 1;
   std::vector<Slot> slots(capacity, Slot{Key{}, -1});
+  // Slots are hit at random: fetching the slot of a point some steps ahead hides the cache miss.
+  constexpr int64_t kAhead = 16;
   for (int64_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) {
+      __builtin_prefetch(&slots[hash_of(key_of(i + kAhead)) & mask]);
+    }
     const Key key = key_of(i);
     uint64_t h = hash_of(key) & mask;
     while (true) {

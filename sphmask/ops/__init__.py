@@ -1,1 +1,2 @@
 """Public operators of sphmask. Each is a thin, validating wrapper over ``torch.ops.sphmask``."""
+from sphmask.ops.sphere import assemble_masks, rays_from_masks, sphere_coords  # noqa: F401

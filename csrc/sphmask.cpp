@@ -37,7 +37,7 @@ TORCH_LIBRARY(sphmask, m) {
   // assemble_masks
   m.def(
       "assemble_masks(Tensor points, Tensor centers, Tensor rays, Tensor migration, "
-      "float migration_scale) -> Tensor");
+      "float migration_scale, int n_azimuth, int n_polar) -> Tensor");
 
   // segment_graph
   m.def(

@@ -8,8 +8,9 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#include <algorithm>
-#include <utility>
+#include <array>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "segment_graph/segment_graph.h"
@@ -63,6 +64,49 @@ class Universe {
   std::vector<int64_t> size_;
 };
 
+// Unsigned key with the order of the float (for non-NaN values): flip the sign bit of positives,
+// all bits of negatives. -0.0 is mapped to +0.0 first so that the two compare equal, as floats do.
+inline uint32_t float_order_key(float w) {
+  if (w == 0.0f) {
+    w = 0.0f;
+  }
+  uint32_t bits;
+  std::memcpy(&bits, &w, sizeof(bits));
+  return (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+}
+
+// Edge indices ordered by (weight, index): an LSD radix sort of (key << 32 | index) on the key
+// bits. Each pass is stable and the indices start in increasing order, so equal weights keep
+// their input order. Linear time; the comparison sort it replaces was half of segment_graph.
+std::vector<uint64_t> sort_by_weight(const float* w, int64_t n) {
+  constexpr int kBits = 11;
+  constexpr uint32_t kBuckets = 1u << kBits;
+  std::vector<uint64_t> a(n), tmp(n);
+  for (int64_t i = 0; i < n; ++i) {
+    a[i] = (static_cast<uint64_t>(float_order_key(w[i])) << 32) | static_cast<uint64_t>(i);
+  }
+  for (int shift = 32; shift < 64; shift += kBits) {
+    std::array<int64_t, kBuckets> count{};
+    for (int64_t i = 0; i < n; ++i) {
+      ++count[(a[i] >> shift) & (kBuckets - 1)];
+    }
+    if (n == 0 || count[(a[0] >> shift) & (kBuckets - 1)] == n) {
+      continue;  // every key has the same digit here
+    }
+    int64_t start = 0;
+    for (auto& c : count) {
+      const int64_t next = start + c;
+      c = start;
+      start = next;
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      tmp[count[(a[i] >> shift) & (kBuckets - 1)]++] = a[i];
+    }
+    a.swap(tmp);
+  }
+  return a;
+}
+
 void check_index_range(const at::Tensor& idx, int64_t n, const char* what, const char* range_of) {
   if (idx.numel() == 0) {
     return;
@@ -92,19 +136,20 @@ at::Tensor segment_graph_cpu(const at::Tensor& edges_in, const at::Tensor& weigh
   const int64_t* e = edges.data_ptr<int64_t>();
   const float* w = weights.data_ptr<float>();
 
+  TORCH_CHECK(num_edges < (int64_t{1} << 32), "segment_graph: at most 2^32 - 1 edges, got ",
+              num_edges);
   // Non-decreasing weight, ties in input order. ScanNet uses std::sort, whose order among equal
-  // weights is an implementation detail; sorting (weight, index) pairs makes ours reproducible.
-  std::vector<std::pair<float, int64_t>> order(num_edges);
-  for (int64_t i = 0; i < num_edges; ++i) {
-    order[i] = {w[i], i};
-  }
-  std::sort(order.begin(), order.end());
+  // weights is an implementation detail; ours is reproducible on any platform.
+  const std::vector<uint64_t> order = sort_by_weight(w, num_edges);
+  constexpr uint64_t kIndexMask = 0xffffffffull;
 
   Universe u(num_vertices);
   // Float like the reference, so `w <= threshold` is decided on the same numbers.
   const float c = static_cast<float>(k_thresh);
   std::vector<float> threshold(num_vertices, c);
-  for (const auto& [we, i] : order) {
+  for (const uint64_t entry : order) {
+    const int64_t i = static_cast<int64_t>(entry & kIndexMask);
+    const float we = w[i];
     int64_t a = u.find(e[2 * i]);
     const int64_t b = u.find(e[2 * i + 1]);
     if (a != b && we <= threshold[a] && we <= threshold[b]) {
@@ -115,8 +160,8 @@ at::Tensor segment_graph_cpu(const at::Tensor& edges_in, const at::Tensor& weigh
   }
 
   // Small segments join a neighbour, visiting edges in the same sorted order.
-  for (const auto& entry : order) {
-    const int64_t i = entry.second;
+  for (const uint64_t entry : order) {
+    const int64_t i = static_cast<int64_t>(entry & kIndexMask);
     const int64_t a = u.find(e[2 * i]);
     const int64_t b = u.find(e[2 * i + 1]);
     if (a != b && (u.size(a) < min_size || u.size(b) < min_size)) {

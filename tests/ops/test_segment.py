@@ -147,6 +147,21 @@ def test_segment_graph_matches_reference_on_random_graphs(v, e, c, min_size, lev
     np.testing.assert_array_equal(got.numpy(), want)
 
 
+def test_segment_graph_negative_weights_match_reference():
+    rng = np.random.default_rng(5)
+    edges = torch.from_numpy(rng.integers(0, 60, size=(240, 2)))
+    w = rng.choice(np.array([-0.75, -0.25, 0.0, 0.25, 1.5], np.float32), size=240)
+    w[::7] = rng.standard_normal(len(w[::7])).astype(np.float32)
+    got = segment_graph(edges, torch.from_numpy(w), 60, 0.5, 3)
+    np.testing.assert_array_equal(got.numpy(), ref_segment_graph(edges.numpy(), w, 60, 0.5, 3))
+
+
+def test_segment_graph_signed_zero_weights_are_equal():
+    # 0.0 and -0.0 tie, so the first edge listed joins first and its second vertex is the root.
+    edges = torch.tensor([[0, 1], [1, 0]])
+    assert segment_graph(edges, torch.tensor([0.0, -0.0]), 2, min_size=1).tolist() == [1, 1]
+
+
 def test_segment_graph_empty_graph_gives_empty_ids():
     out = segment_graph(torch.zeros(0, 2, dtype=torch.int64), torch.zeros(0), 0)
     assert out.shape == (0,) and out.dtype == torch.int64

@@ -43,6 +43,8 @@ TORCH_LIBRARY(sphmask, m) {
   m.def(
       "segment_graph(Tensor edges, Tensor weights, int num_vertices, float k_thresh, "
       "int min_size) -> Tensor");
+  m.def("segment_vertex_normals(Tensor vertices, Tensor faces) -> Tensor");
+  m.def("segment_edge_weights(Tensor points, Tensor normals, Tensor edges, bool oriented) -> Tensor");
 }
 
 namespace {

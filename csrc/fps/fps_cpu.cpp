@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "fps/fps.h"
@@ -25,140 +26,242 @@ namespace sphmask {
 namespace fps {
 namespace {
 
-// Bucket capacity: small enough that an update touches few far points, large enough that the
-// per-node bookkeeping stays cheap next to the distance loop (measured on indoor scenes).
-constexpr int64_t kLeafSize = 32;
-// Below this many points a subtree is built by one thread: a parallel region costs more.
-constexpr int64_t kParallelBuildSize = 1 << 15;
+// Bucket capacity. With vectorised buckets, visiting a node costs about as much as updating a few
+// dozen candidates, so fairly large buckets are fastest (measured on indoor scenes).
+constexpr int32_t kLeafSize = 64;
 
-struct Point {
-  float p[3];
-  int32_t idx;  // index within the scene
+// Buckets are updated kLanes candidates at a time with GCC/Clang vector extensions (SSE on x86-64,
+// NEON on ARM); each lane performs exactly the scalar float32 operations of fps.h.
+constexpr int kLanes = 4;
+typedef float FloatV __attribute__((vector_size(4 * kLanes)));
+typedef int32_t IntV __attribute__((vector_size(4 * kLanes)));
+
+// kLanes bucket slots, stored together so that an update streams through one array.
+struct Lanes {
+  FloatV x, y, z;
+  FloatV d;    // running minimum; -inf in padding slots, which no update raises or argmax picks
+  IntV idx;    // scene index; INT32_MAX in padding slots
 };
+
+// Spreads the low 10 bits of v to every third bit (bit k goes to bit 3k).
+inline uint32_t spread_bits(uint32_t v) {
+  v &= 0x3ffu;
+  v = (v | (v << 16)) & 0x030000ffu;
+  v = (v | (v << 8)) & 0x0300f00fu;
+  v = (v | (v << 4)) & 0x030c30c3u;
+  v = (v | (v << 2)) & 0x09249249u;
+  return v;
+}
 
 class BucketTree {
  public:
-  // `points` are the scene's candidates (any order); consumed.
-  explicit BucketTree(std::vector<Point>& points) {
-    const int64_t n = static_cast<int64_t>(points.size());
-    depth_ = 0;
-    while ((n >> depth_) > kLeafSize) ++depth_;
-    const int64_t num_nodes = (int64_t{2} << depth_) - 1;
-    lo_.resize(3 * num_nodes);
-    hi_.resize(3 * num_nodes);
-    best_d_.assign(num_nodes, std::numeric_limits<float>::infinity());
-    best_i_.resize(num_nodes);
-    leaf_begin_.resize((int64_t{1} << depth_) + 1);
-    leaf_begin_.back() = n;
-
-    build(points, 0, 0, n, 0);
-
-    x_.resize(n);
-    y_.resize(n);
-    z_.resize(n);
-    idx_.resize(n);
-    d_.assign(n, std::numeric_limits<float>::infinity());
-    for (int64_t i = 0; i < n; ++i) {
-      x_[i] = points[i].p[0];
-      y_[i] = points[i].p[1];
-      z_[i] = points[i].p[2];
-      idx_[i] = points[i].idx;
+  // Candidates are the scene points xyz[cand[j]] (cand ascending). They are sorted along a Morton
+  // (Z-order) curve on a 1024^3 grid over their bounding box with one radix sort; every node then
+  // covers a run of that order, split where the run crosses an octree cell boundary, so node boxes
+  // are compact without a median search per level.
+  BucketTree(const float* xyz, const std::vector<int32_t>& cand) {
+    const int32_t n = static_cast<int32_t>(cand.size());
+    const std::unique_ptr<uint64_t[]> keys = morton_sort(xyz, cand);
+    nodes_.emplace_back();
+    int32_t groups = 0;
+    split(keys.get(), 0, 0, n, groups);
+    lanes_.reset(new Lanes[groups]);
+    // Nodes are numbered parents first, so a reverse sweep sees children before their parent.
+    for (int32_t id = static_cast<int32_t>(nodes_.size()) - 1; id >= 0; --id) {
+      Node& node = nodes_[id];
+      node.best_d = std::numeric_limits<float>::infinity();
+      if (node.child < 0) {
+        fill_bucket(node, xyz, keys.get());
+        continue;
+      }
+      const Node& l = nodes_[node.child];
+      const Node& r = nodes_[node.child + 1];
+      for (int a = 0; a < 3; ++a) {
+        node.lo[a] = std::min(l.lo[a], r.lo[a]);
+        node.hi[a] = std::max(l.hi[a], r.hi[a]);
+      }
+      node.best_i = std::min(l.best_i, r.best_i);
     }
   }
 
   // Lowers every running minimum to include the distance to (px, py, pz).
   void add_pick(float px, float py, float pz) {
-    if (box_sq_dist(px, py, pz, &lo_[0], &hi_[0]) < best_d_[0]) update(0, 0, px, py, pz);
+    if (box_sq_dist(px, py, pz, nodes_[0].lo, nodes_[0].hi) < nodes_[0].best_d) {
+      update(0, px, py, pz);
+    }
   }
 
   // Scene index of the candidate with the largest running minimum (lowest index on ties).
-  int32_t best() const { return best_i_[0]; }
+  int32_t best() const { return nodes_[0].best_i; }
 
  private:
-  void build(std::vector<Point>& pts, int64_t node, int64_t begin, int64_t end, int level) {
-    float* lo = &lo_[3 * node];
-    float* hi = &hi_[3 * node];
+  struct Node {
+    float lo[3], hi[3];  // bounding box of the node's candidates
+    float best_d;        // largest running minimum below the node
+    int32_t best_i;      // its scene index, the lowest on ties
+    int32_t child;       // inner node: children child and child + 1; bucket: -1
+    int32_t begin, end;  // bucket: its run of the Morton order
+    int32_t group;       // bucket: its first entry of lanes_
+  };
+
+  // (Morton code << 32 | scene index) of every candidate, sorted by code; equal codes keep index
+  // order because the LSD radix sort is stable.
+  static std::unique_ptr<uint64_t[]> morton_sort(const float* xyz, const std::vector<int32_t>& cand) {
+    const size_t n = cand.size();
+    float lo[3], hi[3], scale[3];
     for (int a = 0; a < 3; ++a) {
       lo[a] = std::numeric_limits<float>::infinity();
       hi[a] = -std::numeric_limits<float>::infinity();
     }
-    for (int64_t i = begin; i < end; ++i) {
+    for (int32_t i : cand) {
       for (int a = 0; a < 3; ++a) {
-        lo[a] = std::min(lo[a], pts[i].p[a]);
-        hi[a] = std::max(hi[a], pts[i].p[a]);
+        lo[a] = std::min(lo[a], xyz[3 * i + a]);
+        hi[a] = std::max(hi[a], xyz[3 * i + a]);
       }
     }
-    if (level == depth_) {
-      // Index order inside a bucket makes its first maximum the lowest-index one.
-      std::sort(pts.begin() + begin, pts.begin() + end,
-                [](const Point& a, const Point& b) { return a.idx < b.idx; });
-      leaf_begin_[node - ((int64_t{1} << depth_) - 1)] = begin;
-      best_i_[node] = pts[begin].idx;  // buckets are never empty: depth keeps them >= kLeafSize/2
-      return;
+    // The extent is taken in double because it can overflow float32 for finite coordinates;
+    // (p - lo) * scale may then be inf but never NaN, and is clamped below.
+    for (int a = 0; a < 3; ++a) {
+      const double extent = static_cast<double>(hi[a]) - lo[a];
+      scale[a] = extent > 0 ? static_cast<float>(1023.0 / extent) : 0.f;
     }
-    int axis = 0;
-    for (int a = 1; a < 3; ++a) {
-      if (hi[a] - lo[a] > hi[axis] - lo[axis]) axis = a;
-    }
-    const int64_t mid = begin + (end - begin) / 2;
-    std::nth_element(pts.begin() + begin, pts.begin() + mid, pts.begin() + end,
-                     [axis](const Point& a, const Point& b) { return a.p[axis] < b.p[axis]; });
-    const int64_t left = 2 * node + 1, right = 2 * node + 2;
-    // The two halves are disjoint ranges and subtrees, so building them in parallel writes the
-    // same tree whatever the thread count (inside the per-scene parallel_for this runs inline).
-    const int64_t grain = end - begin >= kParallelBuildSize ? 1 : 2;
-    at::parallel_for(0, 2, grain, [&](int64_t c0, int64_t c1) {
-      for (int64_t c = c0; c < c1; ++c) {
-        if (c == 0) build(pts, left, begin, mid, level + 1);
-        else build(pts, right, mid, end, level + 1);
+    constexpr int kPasses = 3, kBits = 10, kBuckets = 1 << kBits;
+    // Uninitialised (new T[n], not std::vector): every slot is written before it is read.
+    std::unique_ptr<uint64_t[]> keys(new uint64_t[n]), tmp(new uint64_t[n]);
+    std::vector<size_t> count(kPasses * kBuckets, 0);
+    for (size_t j = 0; j < n; ++j) {
+      const float* p = xyz + 3 * cand[j];
+      uint32_t code = 0;
+      for (int a = 0; a < 3; ++a) {
+        const float q = std::min(1023.f, (p[a] - lo[a]) * scale[a]);
+        code |= spread_bits(static_cast<uint32_t>(q)) << a;
       }
-    });
-    best_i_[node] = std::min(best_i_[left], best_i_[right]);
+      keys[j] = (static_cast<uint64_t>(code) << 32) | static_cast<uint32_t>(cand[j]);
+      for (int pass = 0; pass < kPasses; ++pass) {
+        ++count[pass * kBuckets + ((code >> (pass * kBits)) & (kBuckets - 1))];
+      }
+    }
+    for (int pass = 0; pass < kPasses; ++pass) {
+      size_t* c = &count[pass * kBuckets];
+      size_t sum = 0;
+      for (int b = 0; b < kBuckets; ++b) {
+        const size_t here = c[b];
+        c[b] = sum;
+        sum += here;
+      }
+      const int shift = 32 + pass * kBits;
+      for (size_t j = 0; j < n; ++j) tmp[c[(keys[j] >> shift) & (kBuckets - 1)]++] = keys[j];
+      keys.swap(tmp);
+    }
+    return keys;
   }
 
-  void update(int64_t node, int level, float px, float py, float pz) {
-    if (level == depth_) {
-      update_leaf(node, px, py, pz);
+  // Makes node `id` cover keys[begin, end): a bucket if small, else split in two. Buckets take
+  // consecutive groups of lanes_, counted in `groups`.
+  void split(const uint64_t* keys, int32_t id, int32_t begin, int32_t end,
+             int32_t& groups) {
+    nodes_[id].begin = begin;
+    nodes_[id].end = end;
+    if (end - begin <= kLeafSize) {
+      nodes_[id].child = -1;
+      nodes_[id].group = groups;
+      groups += (end - begin + kLanes - 1) / kLanes;
       return;
     }
-    const int64_t left = 2 * node + 1, right = 2 * node + 2;
-    if (box_sq_dist(px, py, pz, &lo_[3 * left], &hi_[3 * left]) < best_d_[left]) {
-      update(left, level + 1, px, py, pz);
+    // Split at the highest bit in which the run's codes differ (an octree cell boundary); a run
+    // inside one cell is halved.
+    int32_t mid = begin + (end - begin) / 2;
+    const uint32_t diff = static_cast<uint32_t>((keys[begin] ^ keys[end - 1]) >> 32);
+    if (diff != 0) {
+      int bit = 31;
+      while (!((diff >> bit) & 1u)) --bit;
+      const uint64_t mask = uint64_t{1} << (32 + bit);
+      mid = static_cast<int32_t>(std::partition_point(keys + begin, keys + end,
+                                                      [mask](uint64_t k) { return !(k & mask); }) -
+                                 keys);
     }
-    if (box_sq_dist(px, py, pz, &lo_[3 * right], &hi_[3 * right]) < best_d_[right]) {
-      update(right, level + 1, px, py, pz);
-    }
-    const bool take_right = better(best_d_[right], best_i_[right], best_d_[left], best_i_[left]);
-    best_d_[node] = take_right ? best_d_[right] : best_d_[left];
-    best_i_[node] = take_right ? best_i_[right] : best_i_[left];
+    const int32_t child = static_cast<int32_t>(nodes_.size());
+    nodes_[id].child = child;
+    nodes_.emplace_back();
+    nodes_.emplace_back();
+    split(keys, child, begin, mid, groups);
+    split(keys, child + 1, mid, end, groups);
   }
 
-  void update_leaf(int64_t node, float px, float py, float pz) {
-    const int64_t leaf = node - ((int64_t{1} << depth_) - 1);
-    const int64_t begin = leaf_begin_[leaf], end = leaf_begin_[leaf + 1];
-    float* __restrict__ d = d_.data();
-    const float* __restrict__ x = x_.data();
-    const float* __restrict__ y = y_.data();
-    const float* __restrict__ z = z_.data();
-    float m = -std::numeric_limits<float>::infinity();
-    for (int64_t i = begin; i < end; ++i) {
-      const float v = min_dist(d[i], sq_dist(x[i], y[i], z[i], px, py, pz));
-      d[i] = v;
-      m = v > m ? v : m;
+  // Copies a bucket's candidates into its lanes and sets its box and initial argmax.
+  void fill_bucket(Node& node, const float* xyz, const uint64_t* keys) {
+    for (int a = 0; a < 3; ++a) {
+      node.lo[a] = std::numeric_limits<float>::infinity();
+      node.hi[a] = -std::numeric_limits<float>::infinity();
     }
-    int64_t arg = begin;
-    while (d[arg] != m) ++arg;
-    best_d_[node] = m;
-    best_i_[node] = idx_[arg];
+    node.best_i = std::numeric_limits<int32_t>::max();
+    const int32_t count = node.end - node.begin;
+    const int32_t num_groups = (count + kLanes - 1) / kLanes;
+    for (int32_t k = 0; k < num_groups * kLanes; ++k) {
+      Lanes& g = lanes_[node.group + k / kLanes];
+      const int l = k % kLanes;
+      // Padding slots repeat the bucket's last point, keeping the arithmetic finite.
+      const int32_t id = static_cast<int32_t>(keys[node.begin + std::min(k, count - 1)]);
+      const float* p = xyz + 3 * id;
+      g.x[l] = p[0];
+      g.y[l] = p[1];
+      g.z[l] = p[2];
+      g.d[l] = k < count ? std::numeric_limits<float>::infinity()
+                         : -std::numeric_limits<float>::infinity();
+      g.idx[l] = k < count ? id : std::numeric_limits<int32_t>::max();
+      for (int a = 0; a < 3; ++a) {
+        node.lo[a] = std::min(node.lo[a], p[a]);
+        node.hi[a] = std::max(node.hi[a], p[a]);
+      }
+      node.best_i = std::min(node.best_i, id);
+    }
   }
 
-  int depth_;
-  std::vector<float> lo_, hi_;        // node boxes, 3 floats per node
-  std::vector<float> best_d_;         // node: largest running minimum below it
-  std::vector<int32_t> best_i_;       // node: its scene index (lowest on ties)
-  std::vector<int64_t> leaf_begin_;   // bucket b holds positions [leaf_begin_[b], leaf_begin_[b+1])
-  std::vector<float> x_, y_, z_, d_;  // candidates in bucket order; d_ = running minimum
-  std::vector<int32_t> idx_;          // scene index of each position
+  void update(int32_t id, float px, float py, float pz) {
+    Node& node = nodes_[id];
+    if (node.child < 0) {
+      update_bucket(node, px, py, pz);
+      return;
+    }
+    const int32_t c = node.child;
+    for (int32_t k = c; k < c + 2; ++k) {
+      if (box_sq_dist(px, py, pz, nodes_[k].lo, nodes_[k].hi) < nodes_[k].best_d) {
+        update(k, px, py, pz);
+      }
+    }
+    const Node& l = nodes_[c];
+    const Node& r = nodes_[c + 1];
+    const bool take_right = better(r.best_d, r.best_i, l.best_d, l.best_i);
+    node.best_d = take_right ? r.best_d : l.best_d;
+    node.best_i = take_right ? r.best_i : l.best_i;
+  }
+
+  // min_dist(d, sq_dist(candidate, p)) and the bucket's argmax, kLanes candidates at a time.
+  void update_bucket(Node& node, float px, float py, float pz) {
+    Lanes* begin = &lanes_[node.group];
+    Lanes* end = begin + (node.end - node.begin + kLanes - 1) / kLanes;
+    FloatV vmax = FloatV{} - std::numeric_limits<float>::infinity();
+    for (Lanes* g = begin; g != end; ++g) {
+      const FloatV dx = g->x - px, dy = g->y - py, dz = g->z - pz;
+      const FloatV dist = dx * dx + dy * dy + dz * dz;
+      g->d = dist < g->d ? dist : g->d;
+      vmax = g->d > vmax ? g->d : vmax;
+    }
+    float m = vmax[0];
+    for (int l = 1; l < kLanes; ++l) m = vmax[l] > m ? vmax[l] : m;
+    IntV varg = IntV{} + std::numeric_limits<int32_t>::max();
+    for (Lanes* g = begin; g != end; ++g) {
+      const IntV tied = g->d == m ? g->idx : IntV{} + std::numeric_limits<int32_t>::max();
+      varg = tied < varg ? tied : varg;
+    }
+    int32_t arg = varg[0];
+    for (int l = 1; l < kLanes; ++l) arg = std::min(arg, static_cast<int32_t>(varg[l]));
+    node.best_d = m;
+    node.best_i = arg;
+  }
+
+  std::vector<Node> nodes_;   // nodes_[0] is the root
+  std::unique_ptr<Lanes[]> lanes_;  // bucket slots, each bucket's consecutive
 };
 
 // Samples `m` points of the scene xyz[start, start + n) into out[0, m) as global indices.
@@ -168,18 +271,19 @@ void sample_scene(const float* xyz, int64_t start, int64_t n, int64_t m, bool sk
   out[0] = start;
   if (m == 1) return;
   const float* s = xyz + 3 * start;
-  std::vector<Point> points;
-  points.reserve(n);
+  std::vector<int32_t> cand;
+  cand.reserve(n);
   for (int64_t i = 0; i < n; ++i) {
-    if (skip_near_origin && near_origin(s[3 * i], s[3 * i + 1], s[3 * i + 2])) continue;
-    points.push_back({{s[3 * i], s[3 * i + 1], s[3 * i + 2]}, static_cast<int32_t>(i)});
+    if (!skip_near_origin || !near_origin(s[3 * i], s[3 * i + 1], s[3 * i + 2])) {
+      cand.push_back(static_cast<int32_t>(i));
+    }
   }
-  if (points.empty()) {
+  if (cand.empty()) {
     // Every candidate is skipped: the PointNet++ kernel's argmax keeps its initial index 0.
     std::fill(out + 1, out + m, start);
     return;
   }
-  BucketTree tree(points);
+  BucketTree tree(s, cand);
   int64_t last = 0;
   for (int64_t j = 1; j < m; ++j) {
     tree.add_pick(s[3 * last], s[3 * last + 1], s[3 * last + 2]);

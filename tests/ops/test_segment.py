@@ -93,7 +93,8 @@ def ref_edge_weights(points, normals, edges, oriented=True):
 
 def grid_mesh(origin, u, v, nu, nv):
     a, b = np.meshgrid(np.linspace(0, 1, nu + 1), np.linspace(0, 1, nv + 1), indexing="ij")
-    verts = np.asarray(origin, float) + a.reshape(-1, 1) * np.asarray(u, float) + b.reshape(-1, 1) * np.asarray(v, float)
+    o, u, v = (np.asarray(x, float) for x in (origin, u, v))
+    verts = o + a.reshape(-1, 1) * u + b.reshape(-1, 1) * v
     idx = np.arange((nu + 1) * (nv + 1)).reshape(nu + 1, nv + 1)
     p00, p10, p01, p11 = idx[:-1, :-1], idx[1:, :-1], idx[:-1, 1:], idx[1:, 1:]
     faces = np.concatenate([np.stack([p00, p10, p11], -1).reshape(-1, 3),
@@ -329,8 +330,13 @@ def test_segment_mesh_contiguous_matches_segmentator_numbering():
     assert torch.equal(ids, torch.unique(rep, return_inverse=True)[1])
 
 
+def test_segment_mesh_accepts_int32_faces_and_float64_vertices():
+    v, f = noisy_box(5, 0.01)
+    assert torch.equal(segment_mesh(v.double(), f.int()), segment_mesh(v, f))
+
+
 def test_segment_mesh_same_result_with_1_and_2_threads():
-    v, f = noisy_box(8, 0.01)
+    v, f = noisy_box(20, 0.01)  # 14,400 edges: several parallel chunks of edge weights
     with num_threads(1):
         a = segment_mesh(v, f)
     with num_threads(2):

@@ -8,6 +8,8 @@
 // where deg(a) = a * float(180/pi) (torch.rad2deg multiplies by that float32 constant) and the
 // steps are int(180/n_polar), int(360/n_azimuth) degrees. Every rounding happens where the official
 // tensor code rounds, so the sector of a vector sitting exactly on a bin edge agrees with it too.
+// Only vectors near a bin edge need that sequence; the others are binned from a cheap angle
+// estimate (sector_from), which gives the same sector and saves most atan2f calls.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -113,15 +115,14 @@ SPHMASK_HD float rough_atan_unit(float a) {
 
 // atan2(y, x) in degrees within 1e-3 degrees; NaN when x = y = 0 (those take the exact path).
 SPHMASK_HD float rough_atan2_deg(float y, float x) {
+  // Selects rather than branches: the direction of a point is random, a branch would mispredict.
   const float ax = fabsf(x);
   const float ay = fabsf(y);
-  float t = ay < ax ? rough_atan_unit(ay / ax) : rough_atan_unit(ax / ay);
-  if (ay > ax) {
-    t = 1.5707963f - t;
-  }
-  if (x < 0.0f) {
-    t = 3.1415927f - t;
-  }
+  const float lo = ax < ay ? ax : ay;
+  const float hi = ax < ay ? ay : ax;
+  float t = rough_atan_unit(lo / hi);
+  t = ay > ax ? 1.5707963f - t : t;
+  t = x < 0.0f ? 3.1415927f - t : t;
   return copysignf(t, y) * kRadToDeg;
 }
 

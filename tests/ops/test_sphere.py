@@ -425,6 +425,15 @@ def test_assemble_masks_empty_inputs(q, s):
     assert masks.shape == (q, s) and masks.dtype == torch.bool
 
 
+def test_inputs_requiring_grad_are_detached():
+    points, centers, rays, rpm = (t.requires_grad_() for t in random_assembly(3, 40))
+    radius, _ = sphere_coords(points, centers)
+    rays_out = rays_from_masks(points, centers, torch.ones(3, 40, dtype=torch.bool))
+    masks = assemble_masks(points, centers, rays, rpm)
+    assert not (radius.requires_grad or rays_out.requires_grad or masks.requires_grad)
+    assert torch.equal(masks, ref_assemble(points.detach(), centers.detach(), rays.detach(), rpm.detach()))
+
+
 # ----------------------------------------------------------------------------- bad inputs
 def test_float64_points_raise_type_error_naming_points():
     with pytest.raises(TypeError, match="points must have dtype float32, got float64"):

@@ -8,6 +8,8 @@
 // where deg(a) = a * float(180/pi) (torch.rad2deg multiplies by that float32 constant) and the
 // steps are int(180/n_polar), int(360/n_azimuth) degrees. Every rounding happens where the official
 // tensor code rounds, so the sector of a vector sitting exactly on a bin edge agrees with it too.
+// Only vectors near a bin edge need that sequence; the others are binned from a cheap angle
+// estimate (sector_from), which gives the same sector and saves most atan2f calls.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -59,6 +61,8 @@ struct Grid {
   int n_polar;
   int step_azimuth;  // 360 / n_azimuth degrees
   int step_polar;    // 180 / n_polar degrees
+  float inv_step_azimuth;
+  float inv_step_polar;
 };
 
 // Throws unless the official reference angles give exactly n_azimuth x n_polar bins, which holds
@@ -69,8 +73,10 @@ inline Grid make_grid(int64_t n_azimuth, int64_t n_polar) {
               "n_azimuth must be a divisor of 360, got ", n_azimuth);
   TORCH_CHECK(n_polar >= 1 && n_polar <= 180 && 180 % n_polar == 0,
               "n_polar must be a divisor of 180, got ", n_polar);
-  return Grid{static_cast<int>(n_azimuth), static_cast<int>(n_polar),
-              static_cast<int>(360 / n_azimuth), static_cast<int>(180 / n_polar)};
+  const int step_azimuth = static_cast<int>(360 / n_azimuth);
+  const int step_polar = static_cast<int>(180 / n_polar);
+  return Grid{static_cast<int>(n_azimuth), static_cast<int>(n_polar), step_azimuth, step_polar,
+              1.0f / static_cast<float>(step_azimuth), 1.0f / static_cast<float>(step_polar)};
 }
 
 // Index of the largest reference angle k*step (k < n) that is <= deg, or 0 if there is none (an
@@ -98,11 +104,67 @@ SPHMASK_HD float radius_from(float xy, float vz) {
   return sqrtf(add_rn(xy, mul_rn(vz, vz)));
 }
 
-SPHMASK_HD int sector_from(float xy, float vx, float vy, float vz, const Grid& g) {
-  const float polar = mul_rn(atan2f(sqrtf(xy), vz), kRadToDeg);
+// Screening: a cheap atan2 decides the bins of the (vast majority of) vectors whose angles are
+// far from every bin edge; only the others pay for atan2f and the exact rounding sequence.
+// atan(a) on [0, 1] by an odd polynomial (our own minimax fit), error below 1.2e-5 rad.
+SPHMASK_HD float rough_atan_unit(float a) {
+  const float z = a * a;
+  return a * (0.9998663f + z * (-0.3303048f + z * (0.1801593f + z * (-0.08515635f +
+                                                                      z * 0.02084511f))));
+}
+
+// atan2(y, x) in degrees within 1e-3 degrees; NaN when x = y = 0 (those take the exact path).
+SPHMASK_HD float rough_atan2_deg(float y, float x) {
+  // Selects rather than branches: the direction of a point is random, a branch would mispredict.
+  const float ax = fabsf(x);
+  const float ay = fabsf(y);
+  const float lo = ax < ay ? ax : ay;
+  const float hi = ax < ay ? ay : ax;
+  float t = rough_atan_unit(lo / hi);
+  t = ay > ax ? 1.5707963f - t : t;
+  t = x < 0.0f ? 3.1415927f - t : t;
+  return copysignf(t, y) * kRadToDeg;
+}
+
+// Half-width of the band around each multiple of the step (in degrees) inside which the rough
+// angle does not decide the bin. The rough angle is within 1e-3 degrees of the true one and
+// atan2f implementations within about 1e-4 degrees, so outside the band every implementation
+// rounds to the same side of the edge. Multiples that are not edges (0, 180, 360) are included
+// to keep the test cheap; they only send a few more vectors down the exact path.
+constexpr float kEdgeBandDeg = 0.01f;
+
+// The bin of a rough angle, or -1 if it is within the band of a multiple of the step (or NaN).
+// Written without floorf/fminf so that host builds for baseline x86-64 need no libm calls.
+SPHMASK_HD int rough_bin(float deg, int n, int step, float inv_step) {
+  if (!(deg >= -1.0f && deg <= 361.0f)) {
+    return -1;
+  }
+  const int k = static_cast<int>(deg * inv_step);
+  const float above = deg - static_cast<float>(k * step);
+  const float below = static_cast<float>((k + 1) * step) - deg;
+  if (!(above >= kEdgeBandDeg && below >= kEdgeBandDeg)) {
+    return -1;
+  }
+  return k > n - 1 ? n - 1 : k;
+}
+
+// The official float32 sequence: deg = atan2f * float(180/pi), + 180 for the azimuth.
+SPHMASK_HD int exact_sector(float rho, float vx, float vy, float vz, const Grid& g) {
+  const float polar = mul_rn(atan2f(rho, vz), kRadToDeg);
   const float azimuth = add_rn(mul_rn(atan2f(vy, vx), kRadToDeg), 180.0f);
   return bin_index(polar, g.n_polar, g.step_polar) * g.n_azimuth +
       bin_index(azimuth, g.n_azimuth, g.step_azimuth);
+}
+
+SPHMASK_HD int sector_from(float xy, float vx, float vy, float vz, const Grid& g) {
+  const float rho = sqrtf(xy);
+  const int h = rough_bin(rough_atan2_deg(rho, vz), g.n_polar, g.step_polar, g.inv_step_polar);
+  const int w = rough_bin(rough_atan2_deg(vy, vx) + 180.0f, g.n_azimuth, g.step_azimuth,
+                          g.inv_step_azimuth);
+  if (h >= 0 && w >= 0) {
+    return h * g.n_azimuth + w;
+  }
+  return exact_sector(rho, vx, vy, vz, g);
 }
 
 // Radius and sector of point p (3 floats) seen from centre c (3 floats).

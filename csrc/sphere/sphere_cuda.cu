@@ -30,6 +30,12 @@ int64_t blocks_for(int64_t n) {
   return std::min<int64_t>((n + kThreads - 1) / kThreads, int64_t{1} << 20);
 }
 
+// The wrappers check devices first; this keeps direct torch.ops calls from reading host memory.
+void check_on_device(const at::Tensor& t, const char* name, const at::Tensor& points) {
+  TORCH_CHECK(t.device() == points.device(), name, " must be on ", points.device(),
+              " like points, got ", t.device());
+}
+
 __global__ void sphere_coords_kernel(const float* __restrict__ points,
                                      const float* __restrict__ centers, int64_t num_points,
                                      int64_t total, sphere::Grid grid, float* __restrict__ radius,
@@ -119,6 +125,7 @@ std::tuple<at::Tensor, at::Tensor> sphere_coords_cuda(const at::Tensor& points,
   const sphere::Grid grid = sphere::make_grid(n_azimuth, n_polar);
   sphere::check_float_rows(points, "points", -1, 3);
   sphere::check_float_rows(centers, "centers", -1, 3);
+  check_on_device(centers, "centers", points);
   const c10::cuda::CUDAGuard guard(points.device());
   const at::Tensor p = points.contiguous();
   const at::Tensor c = centers.contiguous();
@@ -149,6 +156,8 @@ at::Tensor rays_from_masks_cuda(const at::Tensor& points, const at::Tensor& cent
   const int64_t num_points = p.size(0);
   const int64_t num_queries = c.size(0);
   sphere::check_masks(masks, num_queries, num_points);
+  check_on_device(centers, "centers", points);
+  check_on_device(masks, "masks", points);
   const at::Tensor m = masks.contiguous();
   const int num_sectors = grid.n_azimuth * grid.n_polar;
   const int64_t total = num_queries * num_sectors;
@@ -189,6 +198,9 @@ at::Tensor assemble_masks_cuda(const at::Tensor& points, const at::Tensor& cente
   const int num_sectors = grid.n_azimuth * grid.n_polar;
   sphere::check_float_rows(rays, "rays", num_queries, num_sectors);
   sphere::check_float_rows(migration, "migration", num_queries, num_points);
+  check_on_device(centers, "centers", points);
+  check_on_device(rays, "rays", points);
+  check_on_device(migration, "migration", points);
   const c10::cuda::CUDAGuard guard(points.device());
   const at::Tensor p = points.contiguous();
   const at::Tensor c = centers.contiguous();

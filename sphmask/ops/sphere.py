@@ -16,6 +16,9 @@ order, without building the ``[Q, S, ...]`` intermediate tensors of the official
 The sign of a zero ``vy`` matters at φ = ±180° exactly as with ``atan2``: ``(-1, -0.0, 0)`` is in
 azimuth bin 0, ``(-1, +0.0, 0)`` in the last one. A point at the centre has radius 0 and sector
 ``n_azimuth // 2`` (θ = 0, φ = 180).
+
+The ops are not differentiable (the official code uses them without gradient: targets, sector
+look-ups, the final masks); inputs that require grad are detached.
 """
 import math
 import numbers
@@ -65,8 +68,8 @@ def _check_finite_reduced(name: str, t: torch.Tensor) -> None:
 
 
 def _check_points_centers(points, centers):
-    points = check_tensor("points", points, _F32, shape=(None, 3))
-    centers = check_tensor("centers", centers, _F32, shape=(None, 3))
+    points = check_tensor("points", points, _F32, shape=(None, 3)).detach()
+    centers = check_tensor("centers", centers, _F32, shape=(None, 3)).detach()
     check_same_device(points=points, centers=centers)
     check_finite("points", points)
     check_finite("centers", centers)
@@ -164,8 +167,8 @@ def assemble_masks(
     migration_scale = _check_real("migration_scale", migration_scale)
     points, centers = _check_points_centers(points, centers)
     num_queries, num_points = centers.shape[0], points.shape[0]
-    rays = check_tensor("rays", rays, _F32, shape=(num_queries, n_azimuth * n_polar))
-    migration = check_tensor("migration", migration, _F32, shape=(num_queries, num_points))
+    rays = check_tensor("rays", rays, _F32, shape=(num_queries, n_azimuth * n_polar)).detach()
+    migration = check_tensor("migration", migration, _F32, shape=(num_queries, num_points)).detach()
     check_same_device(points=points, centers=centers, rays=rays, migration=migration)
     check_finite("rays", rays)
     _check_finite_reduced("migration", migration)

@@ -210,6 +210,18 @@ def test_sphere_coords_azimuth_bin_edges(edge):
     assert torch.equal(sector, ref_sphere_coords(points, torch.zeros(1, 3))[1])
 
 
+def test_sphere_coords_angles_just_around_bin_edges_match_official_formulation():
+    # Directions within 0.05 degrees of the polar and azimuth edges, on both sides: the kernel
+    # decides most bins from a cheap angle estimate and must agree with the official sequence.
+    n = 4000
+    polar = torch.tensor([36.0, 72.0, 108.0, 144.0]).repeat(n // 4) + (torch.rand(n) - 0.5) * 0.1
+    azimuth = torch.tensor([72.0, 144.0, 216.0, 288.0])[torch.randint(0, 4, (n,))] + (torch.rand(n) - 0.5) * 0.1
+    t, p = torch.deg2rad(polar.double()), torch.deg2rad(azimuth.double() - 180)
+    points = torch.stack([t.sin() * p.cos(), t.sin() * p.sin(), t.cos()], 1).float() * 3
+    centers = torch.tensor([[0.0, 0.0, 0.0], [1e-3, -2e-3, 0.0]])
+    assert torch.equal(sphere_coords(points, centers)[1], ref_sphere_coords(points, centers)[1])
+
+
 def test_sphere_coords_axis_directions_on_bin_edges():
     # phi = 0 (+x ... -y side), +-90, and theta = 0/90/180 hit exact references.
     points = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 2.0],
@@ -411,6 +423,15 @@ def test_assemble_masks_empty_inputs(q, s):
     points, centers, rays, rpm = random_assembly(q, s)
     masks = assemble_masks(points, centers, rays, rpm)
     assert masks.shape == (q, s) and masks.dtype == torch.bool
+
+
+def test_inputs_requiring_grad_are_detached():
+    points, centers, rays, rpm = (t.requires_grad_() for t in random_assembly(3, 40))
+    radius, _ = sphere_coords(points, centers)
+    rays_out = rays_from_masks(points, centers, torch.ones(3, 40, dtype=torch.bool))
+    masks = assemble_masks(points, centers, rays, rpm)
+    assert not (radius.requires_grad or rays_out.requires_grad or masks.requires_grad)
+    assert torch.equal(masks, ref_assemble(points.detach(), centers.detach(), rays.detach(), rpm.detach()))
 
 
 # ----------------------------------------------------------------------------- bad inputs

@@ -536,6 +536,16 @@ def _beside(room: _Room, anchor, label, side):
     return x2, y2, yaw2, w2, d2, k, s2
 
 
+def _next_to(room: _Room, anchor, label, side):
+    """:func:`_beside` on ``side``, else on the other side, else anywhere against a wall."""
+    if anchor is not None:
+        for sd in (side, -side):
+            placed = _beside(room, anchor, label, sd)
+            if placed is not None:
+                return placed
+    return _place_group(room, label)
+
+
 def _in_front(room: _Room, anchor, label, gap, facing_anchor=True, lateral=0.0):
     """Put ``label`` in front of ``anchor`` (a chair pushed against a desk, a coffee table)."""
     x, y, yaw, w, d = anchor[:5]
@@ -624,7 +634,7 @@ def _furnish(room: _Room, kind: str) -> None:
         bed = _place_group(room, "bed")
         if bed is not None:
             _pillows(room, bed)
-            _beside(room, bed, "cabinet", int(rng.choice([-1, 1])))
+            _next_to(room, bed, "cabinet", int(rng.choice([-1, 1])))
         desk = _place_group(room, "desk")
         if desk is not None:
             _in_front(room, desk, str(rng.choice(["chair", "office chair"])), gap=0.0)
@@ -634,18 +644,18 @@ def _furnish(room: _Room, kind: str) -> None:
         sofa = _place_group(room, str(rng.choice(["couch", "sofa"])))
         if sofa is not None:
             _in_front(room, sofa, "coffee table", gap=rng.uniform(0.3, 0.45), facing_anchor=False)
-            _beside(room, sofa, "end table", int(rng.choice([-1, 1])))
+            _next_to(room, sofa, "end table", int(rng.choice([-1, 1])))
+        _place_group(room, "bookshelf")
+        stand = _place_group(room, "tv stand")
+        if stand is not None:
+            tv = [_box(-0.5, 0.5, -0.04, 0.04, 0, 0.6, room.sp)]
+            _on_top(room, stand, "tv", tv, 0.5, offset=(0.0, 0.05))
         for _ in range(int(rng.integers(1, 3))):
             parts, w, d = _chair(rng, room.sp, "armchair")
             yaw = rng.uniform(0, 2 * math.pi)
             spot = room.free_spot(w, d, yaw, clearance=0.05)
             if spot is not None:
                 room.add(parts, "armchair", (spot[0], spot[1], 0.0, yaw))
-        stand = _place_group(room, "tv stand")
-        if stand is not None:
-            tv = [_box(-0.5, 0.5, -0.04, 0.04, 0, 0.6, room.sp)]
-            _on_top(room, stand, "tv", tv, 0.5, offset=(0.0, 0.05))
-        _place_group(room, "bookshelf")
         _place_group(room, "ottoman")
     elif kind == "office":
         desk = _place_group(room, "desk")
@@ -656,7 +666,7 @@ def _furnish(room: _Room, kind: str) -> None:
                 _in_front(room, desk2, "office chair", gap=0.0)
         fc = _place_group(room, "file cabinet")
         if fc is not None:
-            _beside(room, fc, "file cabinet", 1)
+            _next_to(room, fc, "file cabinet", 1)
         _place_group(room, "bookshelf")
         _place_group(room, str(rng.choice(["trash can", "recycling bin"])))
         _place_group(room, "box")
@@ -664,10 +674,8 @@ def _furnish(room: _Room, kind: str) -> None:
         counter = _place_group(room, "kitchen counter")
         if counter is not None:
             _sink(room, counter, offset=rng.uniform(-0.3, 0.3))
-            _beside(room, counter, "kitchen cabinet", -1)
-            _beside(room, counter, str(rng.choice(["refrigerator", "mini fridge"])), 1)
-        else:
-            _place_group(room, "refrigerator")
+        _next_to(room, counter, str(rng.choice(["refrigerator", "mini fridge"])), 1)
+        _next_to(room, counter, "kitchen cabinet", -1)
         parts, w, d = _table(rng, room.sp, "dining table")
         yaw = float(rng.choice([0.0, math.pi / 2]))
         spot = room.free_spot(w, d, yaw, clearance=0.5)
@@ -731,7 +739,7 @@ def generate_scene(index: int, seed: int = 0, size: str = "default", room_type: 
         raise ValueError(f"room_type must be one of {ROOM_TYPES}, got {room_type!r}")
     rng = np.random.default_rng([seed, index, ROOM_TYPES.index(kind)])
     (lo, hi), (hlo, hhi), spacing = SIZES[size]
-    scale = 0.75 if kind == "bathroom" else 1.0
+    scale = 0.75 if kind == "bathroom" and size != "small" else 1.0
     room = _Room(rng, rng.uniform(lo, hi) * scale, rng.uniform(lo, hi) * scale, rng.uniform(hlo, hhi), spacing)
     _shell_of_room(room)
     _furnish(room, kind)

@@ -14,3 +14,12 @@ def small_rooms():
 @pytest.fixture(scope="session")
 def raw_root(tmp_path_factory, small_rooms):
     return write_raw_dataset(tmp_path_factory.mktemp("raw"), small_rooms)
+
+
+@pytest.fixture(scope="session")
+def prepared(raw_root, tmp_path_factory):
+    """``raw_root`` preprocessed as scannetv2: (output folder, summary)."""
+    from sphmask.data.prepare import prepare_dataset
+
+    out = str(tmp_path_factory.mktemp("prepared"))
+    return out, prepare_dataset("scannetv2", raw_root, out, progress=False)

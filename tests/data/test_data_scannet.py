@@ -41,13 +41,6 @@ def expected_instances(scene):
     return out
 
 
-@pytest.fixture(scope="module")
-def prepared(raw_root, tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("prepared"))
-    summary = prepare_dataset("scannetv2", raw_root, out, progress=False)
-    return out, summary
-
-
 def scene_file(out, prefix, sid):
     return os.path.join(out, prefix, sid + "_inst_nostuff.pth")
 

@@ -138,19 +138,20 @@ def _scannet200() -> DatasetClasses:
 SCANNET200 = _scannet200()
 
 # S3DIS: the 13 classes in the id order of the official preprocessing (spec 1.10, pitfall 34);
-# ceiling and floor are stuff.
+# ceiling and floor are stuff. Ground-truth class ids are train id + 1 (spec 1.10 "eval GT class").
 S3DIS = DatasetClasses(
     name="s3dis",
     semantic_names=(
         "ceiling", "floor", "wall", "beam", "column", "window", "door", "table", "chair", "sofa",
         "bookcase", "board", "clutter",
     ),
-    benchmark_ids=tuple(range(13)),
+    benchmark_ids=tuple(range(1, 14)),
     label_shift=2,
     min_region_size=100,
 )
 
-# STPLS3D: semantic 0 is ground (stuff), 1..14 the instance classes (spec 1.10).
+# STPLS3D: semantic 0 is ground (stuff), 1..14 the instance classes; ground-truth class ids are the
+# train ids (spec 1.10).
 STPLS3D = DatasetClasses(
     name="stpls3d",
     semantic_names=(

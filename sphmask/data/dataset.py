@@ -110,7 +110,8 @@ class SceneDataset(Dataset):
         """``(xyz, rgb, semantic | None, instance | None, superpoints)`` of one scene file."""
         xyz, rgb, sem, inst = load_scene_file(filename)
         if self.use_superpoints:
-            spp = load_superpoints(os.path.join(self.data_root, "superpoints", self.scan_id(filename) + ".pth"), xyz.shape[0])
+            path = os.path.join(self.data_root, "superpoints", self.scan_id(filename) + ".pth")
+            spp = load_superpoints(path, xyz.shape[0])
         else:
             spp = np.arange(xyz.shape[0], dtype=np.int64)
         return xyz, rgb, sem, inst, spp
@@ -333,7 +334,8 @@ def build_dataloader(cfg: Mapping[str, Any], split: str = "train", seed: Optiona
     loader_cfg = get_section(cfg, f"dataloader.{split}")
     unknown = sorted(set(loader_cfg) - _LOADER_KEYS)
     if unknown:
-        raise ConfigError(f"unknown key(s) {unknown} in config section 'dataloader.{split}'; valid keys: {sorted(_LOADER_KEYS)}")
+        raise ConfigError(f"unknown key(s) {unknown} in config section 'dataloader.{split}'; "
+                          f"valid keys: {sorted(_LOADER_KEYS)}")
     generator = torch.Generator().manual_seed(dataset.seed)
     return DataLoader(
         dataset,

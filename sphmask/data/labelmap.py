@@ -56,7 +56,8 @@ def read_label_map(path: str) -> LabelMap:
             continue
         cells = [c.strip() for c in line.split("\t")]
         if len(cells) <= max(col.values()):
-            raise DataFormatError(path, f"line {lineno} has {len(cells)} columns, expected at least {max(col.values()) + 1}")
+            need = max(col.values()) + 1
+            raise DataFormatError(path, f"line {lineno} has {len(cells)} columns, expected at least {need}")
         name = cells[col["raw_category"]]
         try:
             nyu40[name] = int(cells[col["nyu40id"]])

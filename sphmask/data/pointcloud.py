@@ -55,7 +55,8 @@ def _to_unit_rgb(rgb: Optional[np.ndarray], n: int) -> np.ndarray:
 def _columns(path: str, arr: np.ndarray) -> tuple:
     """Split an [N, C] numeric array into xyz and rgb (0..255) using the column count."""
     if arr.ndim != 2 or arr.shape[1] < 3:
-        raise DataFormatError(path, f"expected an [N, 3] (xyz) or [N, >=6] (xyz rgb ...) array, got shape {list(arr.shape)}")
+        raise DataFormatError(path, "expected an [N, 3] (xyz) or [N, >=6] (xyz rgb ...) array, "
+                                    f"got shape {list(arr.shape)}")
     if arr.shape[1] in (4, 5):
         raise DataFormatError(path, f"has {arr.shape[1]} columns; expected 3 (x y z) or at least 6 (x y z r g b ...)")
     arr = arr.astype(np.float64)
@@ -69,7 +70,8 @@ def _columns(path: str, arr: np.ndarray) -> tuple:
         if rgb.size and rgb.max() <= 1.0:
             rgb = rgb * 255.0
         if rgb.size and (rgb.min() < 0 or rgb.max() > 255):
-            raise DataFormatError(path, f"colour columns 4-6 must be in 0..255 or 0..1, got range [{rgb.min()}, {rgb.max()}]")
+            raise DataFormatError(path, "colour columns 4-6 must be in 0..255 or 0..1, "
+                                        f"got range [{rgb.min()}, {rgb.max()}]")
     return arr[:, :3], rgb
 
 

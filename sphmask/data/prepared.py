@@ -69,7 +69,8 @@ class PreparedScene:
             write_text("".join(f"{v}\n" for v in self.gt.tolist()), paths["gt"])
         arrays = [np.ascontiguousarray(self.coords, dtype=np.float32), np.ascontiguousarray(self.colors, dtype=np.float32)]
         if self.labelled:
-            arrays += [np.ascontiguousarray(self.semantic, dtype=np.float64), np.ascontiguousarray(self.instance, dtype=np.float64)]
+            arrays += [np.ascontiguousarray(self.semantic, dtype=np.float64),
+                       np.ascontiguousarray(self.instance, dtype=np.float64)]
         save_pth(tuple(arrays), paths["scene"])
         return paths
 

@@ -36,7 +36,8 @@ def _natural_key(name: str):
 
 def find_root(raw: str) -> str:
     """The folder holding ``Area_*`` (``raw`` itself or its ``Stanford3dDataset_v1.2_Aligned_Version``)."""
-    for cand in (raw, os.path.join(raw, "Stanford3dDataset_v1.2_Aligned_Version"), os.path.join(raw, "Stanford3dDataset_v1.2")):
+    for cand in (raw, os.path.join(raw, "Stanford3dDataset_v1.2_Aligned_Version"),
+                 os.path.join(raw, "Stanford3dDataset_v1.2")):
         if os.path.isdir(cand) and any(d.startswith("Area_") for d in os.listdir(cand)):
             return cand
     raise DataFormatError(raw, "no Area_* folders found (expected Stanford3dDataset_v1.2_Aligned_Version)")

@@ -112,14 +112,12 @@ def read_axis_alignment(path: str) -> Optional[np.ndarray]:
 
 
 def _drop_duplicated_half(groups: List[SegGroup]) -> List[SegGroup]:
-    # A few released aggregations (val/scene0217_00) list every object twice: the second half of the
-    # groups repeats the first. The official script hard-codes that scene; this detects the pattern.
-    n = len(groups)
-    if n >= 2 and n % 2 == 0:
-        half = n // 2
-        if all(groups[i].segments == groups[i + half].segments and groups[i].label == groups[i + half].label
-               for i in range(half)):
-            return groups[:half]
+    # The released aggregation of scene0217_00 lists every object twice: the second half of the
+    # instance groups repeats the first. The official script hard-codes that scene and tests only
+    # whether the first group equals the one half-way; the same test is applied to every scene here.
+    half = len(groups) // 2
+    if half and groups[0].segments == groups[half].segments:
+        return groups[:half]
     return groups
 
 

@@ -319,7 +319,8 @@ def _bookshelf(rng, sp, kind):
 def _counter(rng, sp, kind):
     w = rng.uniform(1.4, 2.2) if kind == "kitchen counter" else rng.uniform(0.9, 1.3)
     d, h = 0.6, 0.9
-    parts = [_box(-w / 2, w / 2, -d / 2 + 0.03, d / 2, 0, h - 0.04, sp), _box(-w / 2, w / 2, -d / 2, d / 2, h - 0.04, h, sp)]
+    parts = [_box(-w / 2, w / 2, -d / 2 + 0.03, d / 2, 0, h - 0.04, sp),
+             _box(-w / 2, w / 2, -d / 2, d / 2, h - 0.04, h, sp)]
     return parts, w, d
 
 

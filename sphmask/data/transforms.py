@@ -133,7 +133,8 @@ def compact_instance_ids(instance: np.ndarray) -> np.ndarray:
 
 
 def transform_train(xyz: np.ndarray, rng: np.random.Generator, voxel: VoxelConfig, jitter: float = 0.1,
-                    flip: bool = True, rotate: bool = True, elastic_params: Sequence[Sequence[float]] = ((10, 60), (30, 180)),
+                    flip: bool = True, rotate: bool = True,
+                    elastic_params: Sequence[Sequence[float]] = ((10, 60), (30, 180)),
                     crop_step: int = 32, max_tries: int = 5) -> Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Training transform: rigid augmentation, elastic distortion, crop.
 

@@ -162,7 +162,8 @@ def write_ply(
         farr = np.empty(faces.shape[0], dtype=[("vertex_indices", "<i4", (3,))])
         farr["vertex_indices"] = faces
         elements.append(
-            plyfile.PlyElement.describe(farr, "face", len_types={"vertex_indices": "u1"}, val_types={"vertex_indices": "i4"})
+            plyfile.PlyElement.describe(farr, "face", len_types={"vertex_indices": "u1"},
+                                        val_types={"vertex_indices": "i4"})
         )
     with atomic_path(path) as tmp:
         plyfile.PlyData(elements, text=text, byte_order="<").write(tmp)

@@ -24,8 +24,9 @@ def main(argv=None) -> int:
     parser.add_argument("--raw", required=True, help="raw dataset folder (layout: docs/data.md)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--split", action="append", default=[], metavar="[PREFIX=]FILE",
-                        help="file of scene ids to prepare into the folder PREFIX (default: taken from the file "
-                             "name, e.g. scannetv2_val.txt -> val); repeatable; default: every scene found")
+                        help="file of scene ids to prepare, into the folder PREFIX (default: the word train/val/test "
+                             "in the file name, e.g. scannetv2_val.txt -> val, else the dataset's own rule); "
+                             "repeatable; without it every scene found is prepared")
     parser.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)

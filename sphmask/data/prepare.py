@@ -162,16 +162,16 @@ def run_jobs(jobs: Sequence[Job], out_dir: str, workers: int = 1, progress: bool
 # Split files
 
 
-def parse_split_arg(arg: str) -> Tuple[str, str]:
-    """``"PREFIX=FILE"`` or ``"FILE"`` -> (prefix, file). Without a prefix it is taken from the file
-    name: the last of the words ``train``/``val``/``test`` in it (``scannetv2_val.txt`` -> ``val``),
-    otherwise the whole file stem."""
+def parse_split_arg(arg: str) -> Tuple[Optional[str], str]:
+    """``"PREFIX=FILE"`` or ``"FILE"`` -> (prefix, file). Without ``PREFIX=`` the prefix is the last
+    of the words ``train``/``val``/``test``/``trainval`` in the file name (``scannetv2_val.txt`` ->
+    ``val``), or ``None`` (the dataset's default rule then picks the folder of each scene)."""
     if "=" in arg and not os.path.isfile(arg):
         prefix, path = arg.split("=", 1)
         return prefix, path
     stem = os.path.splitext(os.path.basename(arg))[0]
     words = [w for w in re.split(r"[^A-Za-z0-9]+", stem) if w in ("train", "val", "test", "trainval")]
-    return (words[-1] if words else stem), arg
+    return (words[-1] if words else None), arg
 
 
 def read_split_file(path: str) -> List[str]:
@@ -201,23 +201,30 @@ def _list_dirs(path: str) -> List[str]:
 def plan_scannet(raw: str, dataset: str, splits: Sequence[Tuple[str, str]] = ()) -> List[Job]:
     """Jobs for a ScanNet download root (``scans/``, ``scans_test/``, the tsv).
 
-    Without split files every scene found is prepared: ``scans_test`` -> ``test``; ``scans`` -> ``val``
-    if listed in ``<raw>/scannetv2_val.txt`` (or, when that file is absent, in the official validation
-    list), else ``train``. Test scenes are prepared without labels.
+    Without split files every scene found is prepared. A scene's folder is the split's prefix, or
+    by default: ``scans_test`` -> ``test``; ``scans`` -> ``val`` if listed in ``<raw>/scannetv2_val.txt``
+    (or, when that file is absent, in the official validation list), else ``train``. Scenes from
+    ``scans_test`` are prepared without labels.
     """
     scans, scans_test = os.path.join(raw, "scans"), os.path.join(raw, "scans_test")
     in_scans, in_test = set(_list_dirs(scans)), set(_list_dirs(scans_test))
     if not in_scans and not in_test:
         raise DataFormatError(raw, "no scene folders found under scans/ or scans_test/ (expected the ScanNet download root)")
+    val_file = os.path.join(raw, "scannetv2_val.txt")
+    val = set(read_split_file(val_file)) if os.path.isfile(val_file) else scannetv2_val_scenes()
+
+    def default_prefix(sid: str) -> str:
+        if sid in in_test and sid not in in_scans:
+            return "test"
+        return "val" if sid in val else "train"
+
     assignment: List[Tuple[str, str]] = []
     if splits:
         for prefix, path in splits:
-            assignment += [(prefix, sid) for sid in read_split_file(path)]
+            assignment += [(prefix or default_prefix(sid), sid) for sid in read_split_file(path)]
     else:
-        val_file = os.path.join(raw, "scannetv2_val.txt")
-        val = set(read_split_file(val_file)) if os.path.isfile(val_file) else scannetv2_val_scenes()
-        assignment += [("val" if sid in val else "train", sid) for sid in sorted(in_scans)]
-        assignment += [("test", sid) for sid in sorted(in_test)]
+        assignment = [(default_prefix(sid), sid) for sid in sorted(in_scans)]
+        assignment += [("test", sid) for sid in sorted(in_test - in_scans)]
     label_map = None
     if any(sid in in_scans for _, sid in assignment):
         label_map = read_label_map(os.path.join(raw, "scannetv2-labels.combined.tsv"))

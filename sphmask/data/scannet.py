@@ -86,7 +86,7 @@ def read_aggregation(path: str) -> List[SegGroup]:
     groups = []
     for i, g in enumerate(d["segGroups"]):
         try:
-            groups.append(SegGroup(int(g.get("objectId", g.get("id", i))), str(g["label"]),
+            groups.append(SegGroup(int(g.get("objectId", g.get("id", i))), str(g["label"]).strip(),
                                    tuple(int(s) for s in g["segments"])))
         except (KeyError, TypeError, ValueError, AttributeError):
             raise DataFormatError(path, f"segGroups[{i}] must have 'label' and a list of integer 'segments'") from None

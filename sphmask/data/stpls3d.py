@@ -114,7 +114,7 @@ def prepare_stpls3d_file(path: str, prefix: str, aug: int = 0, seed: int = 0, bl
 def plan_stpls3d(raw: str, splits: Sequence[Tuple[str, str]] = (), aug_times: int = 6, seed: int = 0,
                  train_block: float = 50.0, val_block: float = 250.0):
     """Jobs for a folder of STPLS3D point files. Split files list file names (with or without
-    ``.txt``) and set their output folder; without them, the official train/val rule applies."""
+    ``.txt``); the official train/val rule applies when no split file (or prefix) says otherwise."""
     from sphmask.data.prepare import Job, read_split_file
 
     folder = raw
@@ -131,7 +131,7 @@ def plan_stpls3d(raw: str, splits: Sequence[Tuple[str, str]] = (), aug_times: in
                 name = entry if entry.endswith(".txt") else entry + ".txt"
                 if name not in files:
                     raise DataFormatError(path, f"lists {entry!r}, which is not in {folder}")
-                assignment.append((prefix, name))
+                assignment.append((prefix or split_of(name), name))
     else:
         assignment = [(split_of(f), f) for f in files]
     jobs = []

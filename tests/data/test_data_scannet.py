@@ -233,6 +233,10 @@ def test_default_split_assignment_and_split_files(tmp_path, small_rooms):
     assert [r.key for r in s.results] == [f"val/{small_rooms[2].scene_id}"]
     assert parse_split_arg("dev=/x/y.txt") == ("dev", "/x/y.txt")
     assert parse_split_arg("/x/scannetv2_train.txt") == ("train", "/x/scannetv2_train.txt")
+    (tmp_path / "scenes.txt").write_text(f"{small_rooms[0].scene_id}\n{small_rooms[1].scene_id}\n")
+    s = prepare_dataset("scannetv2", raw, str(tmp_path / "out3"), [parse_split_arg(str(tmp_path / "scenes.txt"))],
+                        progress=False)
+    assert [r.key for r in s.results] == [f"train/{small_rooms[0].scene_id}", f"val/{small_rooms[1].scene_id}"]
 
 
 def test_duplicated_second_half_of_seg_groups_is_dropped(tmp_path, small_rooms):

@@ -28,7 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from sphmask.config import ConfigError, get_section, instantiate
-from sphmask.data.classes import IGNORE_LABEL
+from sphmask.data.classes import IGNORE_LABEL, S3DIS, SCANNET200, SCANNETV2, STPLS3D
 from sphmask.data.prepared import SCENE_SUFFIX, load_scene_file, load_superpoints
 from sphmask.data.transforms import VoxelConfig, compact_instance_ids, transform_test, transform_train
 from sphmask.io.errors import DataFormatError
@@ -68,6 +68,7 @@ class SceneDataset(Dataset):
     """
 
     crop_step = 32
+    classes = SCANNETV2
 
     def __init__(self, data_root: str, prefix: Union[str, Sequence[str]] = "train", suffix: str = SCENE_SUFFIX,
                  training: bool = True, repeat: int = 1, voxel_cfg: Optional[Mapping[str, Any]] = None,
@@ -109,12 +110,24 @@ class SceneDataset(Dataset):
     def load(self, filename: str):
         """``(xyz, rgb, semantic | None, instance | None, superpoints)`` of one scene file."""
         xyz, rgb, sem, inst = load_scene_file(filename)
+        if sem is not None:
+            self._check_labels(filename, sem, inst)
         if self.use_superpoints:
             path = os.path.join(self.data_root, "superpoints", self.scan_id(filename) + ".pth")
             spp = load_superpoints(path, xyz.shape[0])
         else:
             spp = np.arange(xyz.shape[0], dtype=np.int64)
         return xyz, rgb, sem, inst, spp
+
+    def _check_labels(self, filename: str, sem: np.ndarray, inst: np.ndarray) -> None:
+        c = self.classes.semantic_classes
+        bad = (sem != IGNORE_LABEL) & ((sem < 0) | (sem >= c))
+        if bad.any():
+            raise DataFormatError(filename, f"semantic label {int(sem[bad][0])} is outside the {self.classes.name} "
+                                            f"class map (0..{c - 1}, or {IGNORE_LABEL} for ignored)")
+        bad = (inst != IGNORE_LABEL) & (inst < 0)
+        if bad.any():
+            raise DataFormatError(filename, f"instance id {int(inst[bad][0])} is negative (use {IGNORE_LABEL} for none)")
 
     def set_epoch(self, epoch: int) -> None:
         """Select the augmentation stream of ``epoch`` (samples are reproducible per (seed, epoch, index))."""
@@ -171,6 +184,8 @@ class ScanNetV2Dataset(SceneDataset):
 class ScanNet200Dataset(SceneDataset):
     """ScanNet200: points of wall/floor (train ids 0, 1) carry no instance, as in ISBNet's loader."""
 
+    classes = SCANNET200
+
     def load(self, filename):
         xyz, rgb, sem, inst, spp = super().load(filename)
         if sem is not None:
@@ -187,6 +202,7 @@ class S3DISDataset(SceneDataset):
     """
 
     crop_step = 64
+    classes = S3DIS
 
     def __init__(self, *args, subsample: float = 0.25, **kwargs):
         self.subsample = float(subsample)
@@ -217,6 +233,8 @@ class S3DISDataset(SceneDataset):
 
 class STPLS3DDataset(SceneDataset):
     """STPLS3D blocks: no superpoint files, every point is its own superpoint (as in ISBNet)."""
+
+    classes = STPLS3D
 
     def __init__(self, *args, superpoints: bool = False, **kwargs):
         super().__init__(*args, superpoints=superpoints, **kwargs)

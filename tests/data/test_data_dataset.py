@@ -283,3 +283,27 @@ def test_dataloader_from_config_yields_batches_of_synthetic_rooms(prepared):
     test_loader = build_dataloader(cfg, "test")
     tb = next(iter(test_loader))
     assert tb["batch_size"] == 1
+
+
+def test_labels_outside_the_class_map_are_reported(tmp_path):
+    os.makedirs(tmp_path / "train")
+    os.makedirs(tmp_path / "superpoints")
+    xyz = np.random.default_rng(0).uniform(-2, 2, (4, 3)).astype(np.float32)
+    torch.save((xyz, np.zeros_like(xyz), np.array([0, 3, 25, -100.0]), np.zeros(4)), tmp_path / "train" / "a_inst_nostuff.pth")
+    torch.save(np.arange(4), tmp_path / "superpoints" / "a.pth")
+    with pytest.raises(DataFormatError, match=r"a_inst_nostuff\.pth: semantic label 25 is outside the scannetv2 class map "
+                                              r"\(0\.\.19, or -100 for ignored\)"):
+        SceneDataset(str(tmp_path), "train", training=False)[0]
+    torch.save((xyz, np.zeros_like(xyz), np.zeros(4), np.array([0, -1, 2, -100.0])), tmp_path / "train" / "a_inst_nostuff.pth")
+    with pytest.raises(DataFormatError, match=r"instance id -1 is negative"):
+        SceneDataset(str(tmp_path), "train", training=False)[0]
+
+
+def test_superpoint_file_of_wrong_length_is_reported(tmp_path):
+    os.makedirs(tmp_path / "train")
+    os.makedirs(tmp_path / "superpoints")
+    xyz = np.zeros((4, 3), np.float32)
+    torch.save((xyz, xyz), tmp_path / "train" / "a_inst_nostuff.pth")
+    torch.save(np.arange(5), tmp_path / "superpoints" / "a.pth")
+    with pytest.raises(DataFormatError, match=r"a\.pth: has 5 superpoint ids but the scene has 4 points"):
+        SceneDataset(str(tmp_path), "train", training=False)[0]

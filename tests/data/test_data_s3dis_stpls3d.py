@@ -3,6 +3,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
 from sphmask.data.prepare import parse_split_arg, prepare_dataset
 from sphmask.data.prepared import load_pth_arrays, load_scene_file, load_superpoints
@@ -188,3 +189,37 @@ def test_stpls3d_unlabelled_file_and_bad_columns(tmp_path):
     bad.write_text("1,2,3,4\n5,6,7,8\n")
     with pytest.raises(DataFormatError, match=r"3_points_GTv3\.txt: expected 8 columns"):
         prepare_stpls3d_file(str(bad), "train")
+
+
+def test_s3dis_dataset_subsamples_a_quarter_in_training_and_keeps_all_at_test(tmp_path):
+    from sphmask.data.dataset import S3DISDataset
+
+    _, rows, sem, _ = write_s3dis(tmp_path)
+    spg_dir(tmp_path, "Area_1", "office_1", rows.shape[0])
+    prepare_dataset("s3dis", str(tmp_path), str(tmp_path / "out"), progress=False)
+    vox = {"scale": 50, "spatial_shape": [128, 512], "max_npoint": 250000, "min_npoint": 10}
+    train = S3DISDataset(str(tmp_path / "out"), ["Area_1"], training=True, voxel_cfg=vox)[0]
+    assert train["coord"].shape[0] == int(rows.shape[0] * 0.25)
+    test = S3DISDataset(str(tmp_path / "out"), "Area_1", training=False, voxel_cfg=vox)[0]
+    np.testing.assert_array_equal(test["semantic"].numpy(), sem)
+    assert train["scan_id"] == test["scan_id"] == "Area_1_office_1"
+
+
+def test_stpls3d_dataset_makes_every_point_a_superpoint(tmp_path):
+    from sphmask.data.dataset import STPLS3DDataset
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    write_stpls3d(raw, 5, 60.0, 12000, 12)
+    prepare_dataset("stpls3d", str(raw), str(tmp_path / "out"), progress=False)
+    s = STPLS3DDataset(str(tmp_path / "out"), "val", training=False, voxel_cfg={"scale": 3})[0]
+    assert torch.equal(s["superpoints"], torch.arange(s["coord"].shape[0]))
+
+
+def test_s3dis_superpoints_from_segment_points_without_precomputed_ones(tmp_path):
+    from sphmask.ops import segment_points
+
+    _, rows, _, _ = write_s3dis(tmp_path)
+    assert not prepare_dataset("s3dis", str(tmp_path), str(tmp_path / "out"), progress=False).failed
+    spp = load_superpoints(str(tmp_path / "out" / "superpoints" / "Area_1_office_1.pth"), rows.shape[0])
+    np.testing.assert_array_equal(spp, segment_points(torch.from_numpy(rows[:, :3].astype(np.float32))).numpy())

@@ -497,10 +497,10 @@ class _Room:
                 return x, y
         return None
 
-    def wall_span(self, width, walls=None, tries=40):
+    def wall_span(self, width, tries=40):
         """A free interval on a wall for a door/window/picture: (wall, s) or None."""
         for _ in range(tries):
-            k = int(self.rng.choice(walls if walls is not None else 4))
+            k = int(self.rng.integers(0, 4))
             L = self.wall_length(k)
             if L < width + 0.4:
                 continue
@@ -561,15 +561,15 @@ def _in_front(room: _Room, anchor, label, gap, facing_anchor=True, lateral=0.0):
     return px, py, yaw2, w2, d2
 
 
-def _on_top(room: _Room, anchor, label, parts, z, offset=(0.0, 0.0), yaw_extra=0.0):
+def _on_top(room: _Room, anchor, label, parts, z, offset=(0.0, 0.0)):
     """An object resting on another (sink on a counter, pillow on a bed, tv on its stand)."""
     x, y, yaw = anchor[:3]
     R = _rot(yaw)
     px, py = (R @ np.array([offset[0], offset[1], 0.0]))[:2] + [x, y]
-    room.add(parts, label, (px, py, z, yaw + yaw_extra))
+    room.add(parts, label, (px, py, z, yaw))
 
 
-def _wall_object(room: _Room, label, walls=None):
+def _wall_object(room: _Room, label):
     sp, rng = room.sp, room.rng
     if label == "door":
         w, h, z0 = rng.uniform(0.8, 0.95), rng.uniform(2.0, 2.1), 0.0
@@ -578,7 +578,7 @@ def _wall_object(room: _Room, label, walls=None):
     else:  # pictures
         w, h = rng.uniform(0.4, 1.0), rng.uniform(0.3, 0.75)
         z0 = rng.uniform(1.2, 1.6)
-    span = room.wall_span(w + (0.5 if label == "window" else 0.0), walls)
+    span = room.wall_span(w + (0.5 if label == "window" else 0.0))
     if span is None:
         return None
     k, s = span
@@ -625,12 +625,11 @@ def _sink(room: _Room, counter, offset=0.0):
 
 def _furnish(room: _Room, kind: str) -> None:
     rng = room.rng
-    door = _wall_object(room, "door")
+    _wall_object(room, "door")
     for _ in range(int(rng.integers(1, 3)) if kind != "bathroom" else 1):
         win = _wall_object(room, "window")
         if win is not None and kind != "bathroom" and rng.random() < 0.7:
             _curtain(room, win, str(rng.choice(["curtain", "curtains"])))
-    del door
     if kind == "bedroom":
         bed = _place_group(room, "bed")
         if bed is not None:

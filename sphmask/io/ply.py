@@ -63,7 +63,7 @@ def _read_plydata(path: str) -> plyfile.PlyData:
             el.data = np.array(el.data)
         return data
     except plyfile.PlyHeaderParseError as exc:
-        raise DataFormatError(path, f"malformed PLY header ({exc})") from None
+        raise DataFormatError(path, f"truncated or malformed PLY header ({exc})") from None
     except plyfile.PlyElementParseError as exc:
         raise DataFormatError(path, f"truncated or malformed PLY data ({exc})") from None
     except (ValueError, TypeError, EOFError, OSError) as exc:

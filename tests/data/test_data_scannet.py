@@ -282,7 +282,7 @@ def test_bad_input_malformed_ply_header(tmp_path, small_rooms):
     mesh = os.path.join(d, s.scene_id + "_vh_clean_2.ply")
     data = open(mesh, "rb").read()
     open(mesh, "wb").write(data.replace(b"element vertex", b"element vertx", 1).replace(b"property float x", b"property flaot x", 1))
-    with pytest.raises(DataFormatError, match=r"_vh_clean_2\.ply: malformed PLY header"):
+    with pytest.raises(DataFormatError, match=r"_vh_clean_2\.ply: truncated or malformed PLY header"):
         _prep(d, s, lm)
 
 
@@ -428,6 +428,12 @@ def test_official_output_files_are_readable(tmp_path):
     torch.save((xyz, xyz * 0.1, np.zeros(50), np.full(50, -100.0)), tmp_path / "s_inst_nostuff.pth")
     got = load_scene_file(str(tmp_path / "s_inst_nostuff.pth"))
     assert got[2].dtype == np.int64 and (got[3] == -100).all()
+    # NumPy 1.x pickles name the array reconstructor numpy.core.multiarray._reconstruct
+    torch.save((xyz, xyz), tmp_path / "legacy.pth", _use_new_zipfile_serialization=False)
+    data = (tmp_path / "legacy.pth").read_bytes()
+    assert b"numpy._core.multiarray" in data
+    (tmp_path / "np1_inst_nostuff.pth").write_bytes(data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray"))
+    np.testing.assert_array_equal(load_scene_file(str(tmp_path / "np1_inst_nostuff.pth"))[0], xyz)
     torch.save({"not": "a scene"}, tmp_path / "bad.pth")
     with pytest.raises(DataFormatError, match=r"bad.pth: expected a tuple"):
         load_scene_file(str(tmp_path / "bad.pth"))

@@ -65,6 +65,8 @@ class SceneDataset(Dataset):
         jitter, flip, rotate, elastic, color_noise: training augmentation (official values by default;
             ``elastic`` is a list of ``[granularity, magnitude]`` steps in voxel units).
         seed: augmentation seed.
+        semantic_classes: number of semantic classes in the files (labels must be ``0..C-1`` or
+            -100); default: the dataset type's class list. Set it for datasets of your own.
     """
 
     crop_step = 32
@@ -74,7 +76,7 @@ class SceneDataset(Dataset):
                  training: bool = True, repeat: int = 1, voxel_cfg: Optional[Mapping[str, Any]] = None,
                  test_rotation: bool = True, superpoints: bool = True, jitter: float = 0.1, flip: bool = True,
                  rotate: bool = True, elastic: Sequence[Sequence[float]] = ((10, 60), (30, 180)),
-                 color_noise: float = 0.1, seed: int = 0):
+                 color_noise: float = 0.1, seed: int = 0, semantic_classes: Optional[int] = None):
         self.data_root, self.prefix, self.suffix = data_root, prefix, suffix
         self.training, self.repeat = training, int(repeat)
         self.voxel = make_voxel_config(voxel_cfg)
@@ -82,6 +84,7 @@ class SceneDataset(Dataset):
         self.jitter, self.flip, self.rotate = float(jitter), bool(flip), bool(rotate)
         self.elastic = tuple(tuple(float(v) for v in e) for e in elastic)
         self.color_noise, self.seed, self.epoch = float(color_noise), int(seed), 0
+        self.semantic_classes = int(semantic_classes or self.classes.semantic_classes)
         self.filenames = self.get_filenames()
 
     # ---------------------------------------------------------------------------------- files
@@ -120,11 +123,11 @@ class SceneDataset(Dataset):
         return xyz, rgb, sem, inst, spp
 
     def _check_labels(self, filename: str, sem: np.ndarray, inst: np.ndarray) -> None:
-        c = self.classes.semantic_classes
+        c = self.semantic_classes
         bad = (sem != IGNORE_LABEL) & ((sem < 0) | (sem >= c))
         if bad.any():
-            raise DataFormatError(filename, f"semantic label {int(sem[bad][0])} is outside the {self.classes.name} "
-                                            f"class map (0..{c - 1}, or {IGNORE_LABEL} for ignored)")
+            raise DataFormatError(filename, f"semantic label {int(sem[bad][0])} is outside the class map of {c} "
+                                            f"classes (0..{c - 1}, or {IGNORE_LABEL} for ignored)")
         bad = (inst != IGNORE_LABEL) & (inst < 0)
         if bad.any():
             raise DataFormatError(filename, f"instance id {int(inst[bad][0])} is negative (use {IGNORE_LABEL} for none)")

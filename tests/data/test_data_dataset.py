@@ -291,9 +291,10 @@ def test_labels_outside_the_class_map_are_reported(tmp_path):
     xyz = np.random.default_rng(0).uniform(-2, 2, (4, 3)).astype(np.float32)
     torch.save((xyz, np.zeros_like(xyz), np.array([0, 3, 25, -100.0]), np.zeros(4)), tmp_path / "train" / "a_inst_nostuff.pth")
     torch.save(np.arange(4), tmp_path / "superpoints" / "a.pth")
-    with pytest.raises(DataFormatError, match=r"a_inst_nostuff\.pth: semantic label 25 is outside the scannetv2 class map "
-                                              r"\(0\.\.19, or -100 for ignored\)"):
+    with pytest.raises(DataFormatError, match=r"a_inst_nostuff\.pth: semantic label 25 is outside the class map of 20 "
+                                              r"classes \(0\.\.19, or -100 for ignored\)"):
         SceneDataset(str(tmp_path), "train", training=False)[0]
+    assert SceneDataset(str(tmp_path), "train", training=False, semantic_classes=30)[0]["semantic"].tolist() == [0, 3, 25, -100]
     torch.save((xyz, np.zeros_like(xyz), np.zeros(4), np.array([0, -1, 2, -100.0])), tmp_path / "train" / "a_inst_nostuff.pth")
     with pytest.raises(DataFormatError, match=r"instance id -1 is negative"):
         SceneDataset(str(tmp_path), "train", training=False)[0]

@@ -27,13 +27,15 @@ def main(argv=None) -> int:
                         help="file of scene ids to prepare, into the folder PREFIX (default: the word train/val/test "
                              "in the file name, e.g. scannetv2_val.txt -> val, else the dataset's own rule); "
                              "repeatable; without it every scene found is prepared")
+    parser.add_argument("--label-map", metavar="TSV", help="ScanNet label map to use instead of "
+                        "<raw>/scannetv2-labels.combined.tsv (either copy in circulation works)")
     parser.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     try:
         summary = prepare_dataset(args.dataset, args.raw, args.out, [parse_split_arg(s) for s in args.split],
                                   workers=args.workers, progress=not args.no_progress,
-                                  log=lambda msg: print(msg, file=sys.stderr))
+                                  log=lambda msg: print(msg, file=sys.stderr), label_map=args.label_map)
     except DataFormatError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -198,7 +198,8 @@ def _list_dirs(path: str) -> List[str]:
     return sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d))) if os.path.isdir(path) else []
 
 
-def plan_scannet(raw: str, dataset: str, splits: Sequence[Tuple[str, str]] = ()) -> List[Job]:
+def plan_scannet(raw: str, dataset: str, splits: Sequence[Tuple[str, str]] = (), label_map: Optional[str] = None
+                 ) -> List[Job]:
     """Jobs for a ScanNet download root (``scans/``, ``scans_test/``, the tsv).
 
     Without split files every scene found is prepared. A scene's folder is the split's prefix, or
@@ -225,27 +226,29 @@ def plan_scannet(raw: str, dataset: str, splits: Sequence[Tuple[str, str]] = ())
     else:
         assignment = [(default_prefix(sid), sid) for sid in sorted(in_scans)]
         assignment += [("test", sid) for sid in sorted(in_test - in_scans)]
-    label_map = None
+    labels = None
     if any(sid in in_scans for _, sid in assignment):
-        label_map = read_label_map(os.path.join(raw, "scannetv2-labels.combined.tsv"))
+        labels = read_label_map(label_map or os.path.join(raw, "scannetv2-labels.combined.tsv"))
     jobs = []
     for prefix, sid in assignment:
         labelled = sid in in_scans
         scene_dir = os.path.join(scans if labelled or sid not in in_test else scans_test, sid)
         jobs.append(Job(f"{prefix}/{sid}", _scannet_job, dict(scene_dir=scene_dir, scene_id=sid, prefix=prefix,
-                                                              label_map=label_map, dataset=dataset, labelled=labelled)))
+                                                              label_map=labels, dataset=dataset, labelled=labelled)))
     return jobs
 
 
 # ----------------------------------------------------------------------------------------------
 
 
-def plan_jobs(dataset: str, raw: str, splits: Sequence[Tuple[str, str]] = ()) -> List[Job]:
-    """The jobs of one dataset (see the ``plan_*`` functions for each layout)."""
+def plan_jobs(dataset: str, raw: str, splits: Sequence[Tuple[str, str]] = (), label_map: Optional[str] = None
+              ) -> List[Job]:
+    """The jobs of one dataset (see the ``plan_*`` functions for each layout). ``label_map`` (ScanNet
+    only) is the tsv to use instead of ``<raw>/scannetv2-labels.combined.tsv``."""
     if not os.path.isdir(raw):
         raise DataFormatError(raw, "raw data folder not found")
     if dataset in ("scannetv2", "scannet200"):
-        return plan_scannet(raw, dataset, splits)
+        return plan_scannet(raw, dataset, splits, label_map)
     if dataset == "s3dis":
         from sphmask.data.s3dis import plan_s3dis
 
@@ -258,9 +261,10 @@ def plan_jobs(dataset: str, raw: str, splits: Sequence[Tuple[str, str]] = ()) ->
 
 
 def prepare_dataset(dataset: str, raw: str, out: str, splits: Sequence[Tuple[str, str]] = (), workers: int = 1,
-                    progress: bool = True, log: Callable[[str], None] = print) -> Summary:
+                    progress: bool = True, log: Callable[[str], None] = print, label_map: Optional[str] = None
+                    ) -> Summary:
     """Preprocess a whole dataset; returns the :class:`Summary` (also writes ``<out>/meta.json``)."""
-    jobs = plan_jobs(dataset, raw, splits)
+    jobs = plan_jobs(dataset, raw, splits, label_map)
     os.makedirs(out, exist_ok=True)
     write_text(json.dumps(DATASETS[dataset].to_json(), indent=1), os.path.join(out, "meta.json"))
     results = run_jobs(jobs, out, workers=workers, progress=progress, log=log)

@@ -385,6 +385,15 @@ def test_batch_run_reports_and_skips_bad_scene_without_partial_files(tmp_path, s
     assert os.path.isfile(scene_file(out, "train", small_rooms[0].scene_id))
 
 
+def test_label_map_option_replaces_the_tsv_in_the_root(tmp_path, small_rooms):
+    raw = write_raw_dataset(tmp_path / "raw", small_rooms[:1])
+    os.rename(os.path.join(raw, "scannetv2-labels.combined.tsv"), tmp_path / "elsewhere.tsv")
+    with pytest.raises(DataFormatError, match=r"scannetv2-labels\.combined\.tsv: label map .* not found"):
+        prepare_dataset("scannetv2", raw, str(tmp_path / "out"), progress=False)
+    s = prepare_dataset("scannetv2", raw, str(tmp_path / "out"), progress=False, label_map=str(tmp_path / "elsewhere.tsv"))
+    assert not s.failed and len(s.results) == 1
+
+
 def test_cli_exit_codes_and_summary(tmp_path, small_rooms, capsys):
     from tools.prepare_data import main
 

@@ -147,6 +147,11 @@ def run_jobs(jobs: Sequence[Job], out_dir: str, workers: int = 1, progress: bool
             results.append(res)
             if bar is not None:
                 bar.update(1)
+    except BaseException:
+        if pool is not None:  # Ctrl-C: stop the workers now; finished scenes stay, others resume later
+            pool.terminate()
+            pool = None
+        raise
     finally:
         if pool is not None:
             pool.close()

@@ -17,7 +17,7 @@ import torch
 
 from sphmask.engine import dist
 from sphmask.engine.schedule import build_optimizer, constant_then_cosine, scaled_lr
-from sphmask.utils.io import atomic_torch_save
+from sphmask.io.atomic import save_pth
 
 CHECKPOINT_VERSION = 1
 
@@ -147,7 +147,7 @@ class Trainer:
     def save(self, name: str) -> str:
         path = os.path.join(self.work_dir, name)
         if dist.is_main():
-            atomic_torch_save(self.state_dict(), path)
+            save_pth(self.state_dict(), path)
         return path
 
     def resume(self, path: str) -> None:

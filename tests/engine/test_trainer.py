@@ -118,7 +118,7 @@ def test_interrupted_save_keeps_previous_latest(tmp_path, monkeypatch):
         t.save("latest.pth")
     monkeypatch.undo()
     assert torch.load(tmp_path / "latest.pth", weights_only=True)["epoch"] == before
-    assert os.listdir(tmp_path) == ["latest.pth"]
+    assert os.listdir(tmp_path) == ["latest.pth"]  # no temporary file left behind
 
 
 def test_resume_from_weights_only_file_is_refused(tmp_path):

@@ -1,8 +1,9 @@
 """The training loop: gradient accumulation, per-epoch learning rate, mixed precision on GPU,
 atomic checkpoints with everything needed to resume bit for bit, logging, validation.
 
-The model contract: in training mode ``model(batch)`` returns a dict of named scalar loss tensors;
-the optimised loss is their sum (as the official ``parse_losses``).
+The model contract: in training mode ``model(batch)`` returns a dict of named scalar loss tensors
+whose ``"loss"`` entry is the optimised total (the weighted sum of the others, as the official
+``parse_losses``); every entry is logged.
 """
 import dataclasses
 import logging
@@ -194,7 +195,10 @@ class Trainer:
             batch = self.to_device(batch, self.device)
             with torch.autocast("cuda", dtype=torch.float16, enabled=self.use_amp):
                 losses = model(batch)
-            total = sum(losses.values())
+            if "loss" not in losses:
+                raise KeyError(f"the model's training output must hold the total under 'loss', got keys "
+                               f"{sorted(losses)}")
+            total = losses["loss"]
             if not torch.isfinite(total):
                 raise FloatingPointError(f"non-finite loss at epoch {self.epoch + 1} iteration {i + 1}: "
                                          f"{ {k: float(v.detach()) for k, v in losses.items()} }")
@@ -210,7 +214,6 @@ class Trainer:
             self.history.append(value)
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
-            sums["loss"] = sums.get("loss", 0.0) + value
             if progress is not None:
                 progress.update(1)
                 progress.set_postfix(loss=f"{value:.4f}", lr=f"{lr:.2e}")

@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from sphmask.config import ConfigError, get_section, instantiate
 from sphmask.data.classes import IGNORE_LABEL, S3DIS, SCANNET200, SCANNETV2, STPLS3D
@@ -345,11 +345,15 @@ def build_dataset(cfg: Mapping[str, Any], split: str = "train", **overrides) -> 
     return cls(**section)
 
 
-def build_dataloader(cfg: Mapping[str, Any], split: str = "train", seed: Optional[int] = None) -> DataLoader:
+def build_dataloader(cfg: Mapping[str, Any], split: str = "train", seed: Optional[int] = None, rank: int = 0,
+                     world_size: int = 1) -> DataLoader:
     """DataLoader for ``split`` from ``cfg["data"][split]`` and ``cfg["dataloader"][split]``.
 
-    Training shuffles (with a generator seeded by the dataset seed) and drops the last incomplete
-    batch; test keeps order. ``seed`` overrides ``data.<split>.seed``.
+    Training shuffles and drops the last incomplete batch; test keeps order. The shuffle order is a
+    function of (seed, epoch) only (a ``DistributedSampler`` seeded with the dataset seed; call
+    ``loader.sampler.set_epoch`` and ``loader.dataset.set_epoch`` each epoch), so a resumed run
+    sees the same batches as an uninterrupted one, and with ``world_size > 1`` each ``rank`` gets
+    its own shard. ``seed`` overrides ``data.<split>.seed``.
     """
     dataset = build_dataset(cfg, split, **({"seed": seed} if seed is not None else {}))
     loader_cfg = get_section(cfg, f"dataloader.{split}")
@@ -357,14 +361,16 @@ def build_dataloader(cfg: Mapping[str, Any], split: str = "train", seed: Optiona
     if unknown:
         raise ConfigError(f"unknown key(s) {unknown} in config section 'dataloader.{split}'; "
                           f"valid keys: {sorted(_LOADER_KEYS)}")
-    generator = torch.Generator().manual_seed(dataset.seed)
+    sampler = None
+    if dataset.training or world_size > 1:
+        sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=dataset.training,
+                                     seed=dataset.seed, drop_last=dataset.training)
     return DataLoader(
         dataset,
         batch_size=int(loader_cfg.get("batch_size", 1)),
         num_workers=int(loader_cfg.get("num_workers", 0)),
         pin_memory=bool(loader_cfg.get("pin_memory", False)),
-        shuffle=dataset.training,
+        sampler=sampler,
         drop_last=dataset.training,
-        generator=generator,
         collate_fn=functools.partial(collate, min_spatial_shape=dataset.voxel.spatial_shape[0]),
     )

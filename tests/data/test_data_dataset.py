@@ -308,3 +308,15 @@ def test_superpoint_file_of_wrong_length_is_reported(tmp_path):
     torch.save(np.arange(5), tmp_path / "superpoints" / "a.pth")
     with pytest.raises(DataFormatError, match=r"a\.pth: has 5 superpoint ids but the scene has 4 points"):
         SceneDataset(str(tmp_path), "train", training=False)[0]
+
+
+def test_training_order_depends_only_on_seed_and_epoch_and_ranks_get_disjoint_shards(prepared):
+    cfg = config_for(prepared[0])
+    a, b = build_dataloader(cfg, "train"), build_dataloader(cfg, "train")
+    a.sampler.set_epoch(3)
+    list(iter(b.sampler))  # consuming an epoch must not change what a later epoch yields
+    b.sampler.set_epoch(3)
+    assert list(a.sampler) == list(b.sampler)
+    r0 = list(build_dataloader(cfg, "train", rank=0, world_size=2).sampler)
+    r1 = list(build_dataloader(cfg, "train", rank=1, world_size=2).sampler)
+    assert not set(r0) & set(r1)

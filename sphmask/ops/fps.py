@@ -46,8 +46,9 @@ def furthest_point_sample(
             scene; padding is the caller's choice).
     """
     xyz = _validate.check_tensor("xyz", xyz, (torch.float32,), shape=(None, 3))
-    offsets = _validate.check_offsets("offsets", offsets, xyz.shape[0], "xyz.shape[0]")
+    offsets = _validate.check_tensor("offsets", offsets, _validate.INT_DTYPES, shape=(None,))
     _validate.check_same_device(xyz=xyz, offsets=offsets)
+    offsets = _validate.check_offsets("offsets", offsets, xyz.shape[0], "xyz.shape[0]")
     num_scenes = offsets.numel() - 1
     if isinstance(num_samples, torch.Tensor):
         counts = _validate.check_tensor("num_samples", num_samples, _validate.INT_DTYPES,

@@ -16,6 +16,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -267,17 +268,24 @@ class BucketTree {
 // Samples `m` points of the scene xyz[start, start + n) into out[0, m) as global indices.
 void sample_scene(const float* xyz, int64_t start, int64_t n, int64_t m, bool skip_near_origin,
                   int64_t* out) {
-  if (m == 0) return;
-  out[0] = start;
-  if (m == 1) return;
   const float* s = xyz + 3 * start;
+  // One pass checks every coordinate and lists the candidates. The finiteness check lives here
+  // rather than in the Python wrapper because a torch reduction there wakes the thread pool, which
+  // costs more than this whole op when the machine is busy.
   std::vector<int32_t> cand;
-  cand.reserve(n);
+  if (m >= 2) cand.reserve(n);
+  bool finite = true;
   for (int64_t i = 0; i < n; ++i) {
-    if (!skip_near_origin || !near_origin(s[3 * i], s[3 * i + 1], s[3 * i + 2])) {
+    const float x = s[3 * i], y = s[3 * i + 1], z = s[3 * i + 2];
+    finite &= std::isfinite(x) & std::isfinite(y) & std::isfinite(z);
+    if (m >= 2 && (!skip_near_origin || !near_origin(x, y, z))) {
       cand.push_back(static_cast<int32_t>(i));
     }
   }
+  TORCH_CHECK_VALUE(finite, "xyz contains NaN or inf values; expected finite numbers");
+  if (m == 0) return;
+  out[0] = start;
+  if (m == 1) return;
   if (cand.empty()) {
     // Every candidate is skipped: the PointNet++ kernel's argmax keeps its initial index 0.
     std::fill(out + 1, out + m, start);
@@ -318,7 +326,7 @@ at::Tensor furthest_point_sample_cpu(const at::Tensor& xyz, const at::Tensor& of
     TORCH_CHECK(n >= 0, "furthest_point_sample: offsets must be non-decreasing");
     TORCH_CHECK(n <= std::numeric_limits<int32_t>::max(),
                 "furthest_point_sample: scene ", b, " has ", n, " points, more than 2^31 - 1");
-    TORCH_CHECK(c[b] >= 0 && c[b] <= n, "furthest_point_sample: scene ", b, " has ", n,
+    TORCH_CHECK_VALUE(c[b] >= 0 && c[b] <= n, "furthest_point_sample: scene ", b, " has ", n,
                 " points but ", c[b], " samples were requested");
     out_begin[b + 1] = out_begin[b] + c[b];
   }

@@ -130,7 +130,7 @@ at::Tensor furthest_point_sample_cuda(const at::Tensor& xyz_in, const at::Tensor
   for (int64_t b = 0; b < num_scenes; ++b) {
     const int64_t n = o[b + 1] - o[b];
     TORCH_CHECK(n >= 0, "furthest_point_sample: offsets must be non-decreasing");
-    TORCH_CHECK(c[b] >= 0 && c[b] <= n, "furthest_point_sample: scene ", b, " has ", n,
+    TORCH_CHECK_VALUE(c[b] >= 0 && c[b] <= n, "furthest_point_sample: scene ", b, " has ", n,
                 " points but ", c[b], " samples were requested");
     oo[b + 1] = oo[b] + c[b];
     max_points = std::max(max_points, n);

@@ -261,11 +261,12 @@ def test_negative_num_samples_is_a_value_error():
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
-def test_non_finite_xyz_is_a_value_error(bad):
+@pytest.mark.parametrize("num_samples", [0, 2])
+def test_non_finite_xyz_is_a_value_error(bad, num_samples):
     xyz = torch.randn(4, 3)
     xyz[2, 1] = bad
     with pytest.raises(ValueError, match="xyz contains NaN or inf"):
-        furthest_point_sample(xyz, torch.tensor([0, 4]), 2)
+        furthest_point_sample(xyz, torch.tensor([0, 4]), num_samples)
 
 
 def test_offsets_on_another_device_is_a_value_error():

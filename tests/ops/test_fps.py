@@ -83,6 +83,12 @@ def test_indoor_scene_with_many_ties_matches_brute_force(seed):
     check(room(6000, seed), [0, 6000], 400)
 
 
+def test_far_outlier_next_to_a_dense_scene_matches_brute_force():
+    xyz = room(3000, 2)
+    xyz[1234] = torch.tensor([1e5, 1e5, 50.0])
+    check(xyz, [0, 3000], 300)
+
+
 def test_integer_grid_all_distances_tie_matches_brute_force():
     g = torch.stack(torch.meshgrid(*[torch.arange(6.0)] * 3, indexing="ij"), -1).reshape(-1, 3)
     xyz = g[torch.randperm(len(g))]

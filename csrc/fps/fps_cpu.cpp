@@ -82,6 +82,9 @@ class MortonGrid {
     scale_ = extent > 0 ? static_cast<float>(1023.0 / extent) : 0.f;
   }
 
+  // True if the box has no extent: every point is the same.
+  bool is_single_point() const { return scale_ == 0.f; }
+
   uint32_t code(const float* p) const {
     uint32_t c = 0;
     for (int a = 0; a < 3; ++a) {
@@ -204,15 +207,17 @@ class BucketTree {
     uint32_t diff = static_cast<uint32_t>((keys[begin] ^ keys[end - 1]) >> 32);
     if (diff == 0) {
       // The whole run lies in one grid cell, e.g. a dense room next to a far outlier: sort it
-      // again on a grid over its own box.
+      // again on a grid over its own box, unless all its points are the same.
       const MortonGrid grid(xyz, end - begin,
                             [keys, begin](size_t k) { return static_cast<uint32_t>(keys[begin + k]); });
-      for (int32_t i = begin; i < end; ++i) {
-        const uint32_t idx = static_cast<uint32_t>(keys[i]);
-        keys[i] = (static_cast<uint64_t>(grid.code(xyz + 3 * static_cast<int64_t>(idx))) << 32) | idx;
+      if (!grid.is_single_point()) {
+        for (int32_t i = begin; i < end; ++i) {
+          const uint32_t idx = static_cast<uint32_t>(keys[i]);
+          keys[i] = (static_cast<uint64_t>(grid.code(xyz + 3 * static_cast<int64_t>(idx))) << 32) | idx;
+        }
+        sort_by_code(keys + begin, end - begin);
+        diff = static_cast<uint32_t>((keys[begin] ^ keys[end - 1]) >> 32);
       }
-      sort_by_code(keys + begin, end - begin);
-      diff = static_cast<uint32_t>((keys[begin] ^ keys[end - 1]) >> 32);
     }
     // Split at the highest bit in which the run's codes differ (an octree cell boundary); a run of
     // identical points is halved.

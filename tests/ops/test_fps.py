@@ -143,9 +143,10 @@ def test_duplicate_points_tie_to_lower_index_and_repeat_when_exhausted():
     assert furthest_point_sample(xyz, torch.tensor([0, 4]), 4).tolist() == [0, 1, 3, 0]
 
 
-def test_all_points_identical_repeat_the_first():
-    xyz = torch.full((5, 3), 0.25)
-    assert furthest_point_sample(xyz, torch.tensor([0, 5]), 5).tolist() == [0] * 5
+@pytest.mark.parametrize("n", [5, 700])
+def test_all_points_identical_repeat_the_first(n):
+    xyz = torch.full((n, 3), 0.25)
+    assert furthest_point_sample(xyz, torch.tensor([0, n]), 5).tolist() == [0] * 5
 
 
 def test_num_samples_equal_to_scene_size_is_a_permutation():

@@ -276,6 +276,13 @@ def test_non_finite_xyz_is_a_value_error(bad, num_samples):
         furthest_point_sample(xyz, torch.tensor([0, 4]), num_samples)
 
 
+def test_non_finite_xyz_in_one_scene_of_a_parallel_batch_is_a_value_error():
+    xyz = torch.randn(4000, 3)
+    xyz[3500, 0] = float("nan")
+    with num_threads(2), pytest.raises(ValueError, match="xyz contains NaN or inf"):
+        furthest_point_sample(xyz, torch.tensor([0, 1000, 2000, 3000, 4000]), 5)
+
+
 def test_offsets_on_another_device_is_a_value_error():
     with pytest.raises(ValueError, match="same device"):
         furthest_point_sample(torch.randn(4, 3), torch.tensor([0, 4], device="meta"), 2)

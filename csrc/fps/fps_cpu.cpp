@@ -1,12 +1,13 @@
-// Exact farthest point sampling on the CPU with a bucketed KD-tree (QuickFPS-style).
+// Exact farthest point sampling on the CPU with a bucketed spatial tree (QuickFPS-style).
 //
-// A scene's candidates are split into a balanced KD-tree whose leaves ("buckets") hold a few dozen
-// points in contiguous structure-of-arrays storage. Every node caches its bounding box and the best
-// candidate below it (largest running minimum distance, ties to the lower index). After a pick p,
-// a subtree is visited only if the lower bound of its box distance to p is below its cached maximum:
-// otherwise no running minimum inside it can decrease (fps.h explains why that bound is exact in
-// float32), so its cache stays valid. The root's cache is then the next pick. Far from p the whole
-// tree is skipped near the root, so each pick costs roughly the points around it instead of N.
+// A scene's candidates are sorted along a Morton curve and split into an octree-like binary tree
+// whose leaves ("buckets") hold up to 64 points, stored four to a group for vectorised updates.
+// Every node caches its bounding box and the best candidate below it (largest running minimum
+// distance, ties to the lower index). After a pick p, a subtree is visited only if the lower bound
+// of its box distance to p is below its cached maximum: otherwise no running minimum inside it can
+// decrease (fps.h explains why that bound is exact in float32), so its cache stays valid. The
+// root's cache is then the next pick. Far from p the walk stops near the root, so each pick costs
+// roughly the points around it instead of N.
 //
 // The result does not depend on the tree's shape: the caches hold exact maxima under a total order,
 // so the picks equal those of the brute-force loop for any split. Scenes run in parallel; each scene
@@ -16,6 +17,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -53,18 +55,62 @@ inline uint32_t spread_bits(uint32_t v) {
   return v;
 }
 
+// Morton (Z-order) codes on a grid of 1024 cells per axis over a bounding box.
+class MortonGrid {
+ public:
+  // The box of the points xyz[index(k)] for k in [0, n).
+  template <class Index>
+  MortonGrid(const float* xyz, size_t n, Index index) {
+    float hi[3];
+    for (int a = 0; a < 3; ++a) {
+      lo_[a] = std::numeric_limits<float>::infinity();
+      hi[a] = -std::numeric_limits<float>::infinity();
+    }
+    for (size_t k = 0; k < n; ++k) {
+      const float* p = xyz + 3 * static_cast<int64_t>(index(k));
+      for (int a = 0; a < 3; ++a) {
+        lo_[a] = std::min(lo_[a], p[a]);
+        hi[a] = std::max(hi[a], p[a]);
+      }
+    }
+    // Cubic cells: with one scale per axis, a thin extent (a far point above a room) would give
+    // slabs that span the whole room. The extent is taken in double because it can overflow
+    // float32 for finite coordinates; (p - lo) * scale may then be inf but never NaN, and is
+    // clamped in code().
+    double extent = 0;
+    for (int a = 0; a < 3; ++a) extent = std::max(extent, static_cast<double>(hi[a]) - lo_[a]);
+    scale_ = extent > 0 ? static_cast<float>(1023.0 / extent) : 0.f;
+  }
+
+  // True if the box has no extent: every point is the same.
+  bool is_single_point() const { return scale_ == 0.f; }
+
+  uint32_t code(const float* p) const {
+    uint32_t c = 0;
+    for (int a = 0; a < 3; ++a) {
+      const float q = std::min(1023.f, (p[a] - lo_[a]) * scale_);
+      c |= spread_bits(static_cast<uint32_t>(q)) << a;
+    }
+    return c;
+  }
+
+ private:
+  float lo_[3], scale_;
+};
+
 class BucketTree {
  public:
   // Candidates are the scene points xyz[cand[j]] (cand ascending). They are sorted along a Morton
   // (Z-order) curve on a 1024^3 grid over their bounding box with one radix sort; every node then
   // covers a run of that order, split where the run crosses an octree cell boundary, so node boxes
-  // are compact without a median search per level.
+  // are compact without a median search per level. A run that fills a single cell is re-sorted on
+  // a grid over its own box, so the tree adapts to any spread of the points.
   BucketTree(const float* xyz, const std::vector<int32_t>& cand) {
     const int32_t n = static_cast<int32_t>(cand.size());
     const std::unique_ptr<uint64_t[]> keys = morton_sort(xyz, cand);
     nodes_.emplace_back();
     int32_t groups = 0;
-    split(keys.get(), 0, 0, n, groups);
+    split(xyz, keys.get(), 0, 0, n, groups);
     lanes_.reset(new Lanes[groups]);
     // Nodes are numbered parents first, so a reverse sweep sees children before their parent.
     for (int32_t id = static_cast<int32_t>(nodes_.size()) - 1; id >= 0; --id) {
@@ -100,47 +146,37 @@ class BucketTree {
     float best_d;        // largest running minimum below the node
     int32_t best_i;      // its scene index, the lowest on ties
     int32_t child;       // inner node: children child and child + 1; bucket: -1
-    int32_t begin, end;  // bucket: its run of the Morton order
+    int32_t begin, end;  // the node's run of the Morton order
     int32_t group;       // bucket: its first entry of lanes_
   };
 
   // (Morton code << 32 | scene index) of every candidate, sorted by code; equal codes keep index
-  // order because the LSD radix sort is stable.
+  // order because the radix sort is stable.
   static std::unique_ptr<uint64_t[]> morton_sort(const float* xyz, const std::vector<int32_t>& cand) {
     const size_t n = cand.size();
-    float lo[3], hi[3], scale[3];
-    for (int a = 0; a < 3; ++a) {
-      lo[a] = std::numeric_limits<float>::infinity();
-      hi[a] = -std::numeric_limits<float>::infinity();
-    }
-    for (int32_t i : cand) {
-      for (int a = 0; a < 3; ++a) {
-        lo[a] = std::min(lo[a], xyz[3 * i + a]);
-        hi[a] = std::max(hi[a], xyz[3 * i + a]);
-      }
-    }
-    // The extent is taken in double because it can overflow float32 for finite coordinates;
-    // (p - lo) * scale may then be inf but never NaN, and is clamped below.
-    for (int a = 0; a < 3; ++a) {
-      const double extent = static_cast<double>(hi[a]) - lo[a];
-      scale[a] = extent > 0 ? static_cast<float>(1023.0 / extent) : 0.f;
-    }
-    constexpr int kPasses = 3, kBits = 10, kBuckets = 1 << kBits;
+    const MortonGrid grid(xyz, n, [&cand](size_t k) { return cand[k]; });
     // Uninitialised (new T[n], not std::vector): every slot is written before it is read.
-    std::unique_ptr<uint64_t[]> keys(new uint64_t[n]), tmp(new uint64_t[n]);
+    std::unique_ptr<uint64_t[]> keys(new uint64_t[n]);
+    for (size_t j = 0; j < n; ++j) {
+      const uint32_t code = grid.code(xyz + 3 * static_cast<int64_t>(cand[j]));
+      keys[j] = (static_cast<uint64_t>(code) << 32) | static_cast<uint32_t>(cand[j]);
+    }
+    sort_by_code(keys.get(), n);
+    return keys;
+  }
+
+  // Stable LSD radix sort of (code << 32 | index) keys on the 30 code bits, 10 per pass.
+  static void sort_by_code(uint64_t* keys, size_t n) {
+    constexpr int kPasses = 3, kBits = 10, kBuckets = 1 << kBits;
     std::vector<size_t> count(kPasses * kBuckets, 0);
     for (size_t j = 0; j < n; ++j) {
-      const float* p = xyz + 3 * cand[j];
-      uint32_t code = 0;
-      for (int a = 0; a < 3; ++a) {
-        const float q = std::min(1023.f, (p[a] - lo[a]) * scale[a]);
-        code |= spread_bits(static_cast<uint32_t>(q)) << a;
-      }
-      keys[j] = (static_cast<uint64_t>(code) << 32) | static_cast<uint32_t>(cand[j]);
       for (int pass = 0; pass < kPasses; ++pass) {
-        ++count[pass * kBuckets + ((code >> (pass * kBits)) & (kBuckets - 1))];
+        ++count[pass * kBuckets + ((keys[j] >> (32 + pass * kBits)) & (kBuckets - 1))];
       }
     }
+    std::unique_ptr<uint64_t[]> tmp(new uint64_t[n]);
+    uint64_t* src = keys;
+    uint64_t* dst = tmp.get();
     for (int pass = 0; pass < kPasses; ++pass) {
       size_t* c = &count[pass * kBuckets];
       size_t sum = 0;
@@ -150,15 +186,15 @@ class BucketTree {
         sum += here;
       }
       const int shift = 32 + pass * kBits;
-      for (size_t j = 0; j < n; ++j) tmp[c[(keys[j] >> shift) & (kBuckets - 1)]++] = keys[j];
-      keys.swap(tmp);
+      for (size_t j = 0; j < n; ++j) dst[c[(src[j] >> shift) & (kBuckets - 1)]++] = src[j];
+      std::swap(src, dst);
     }
-    return keys;
+    if (src != keys) std::copy(src, src + n, keys);
   }
 
   // Makes node `id` cover keys[begin, end): a bucket if small, else split in two. Buckets take
   // consecutive groups of lanes_, counted in `groups`.
-  void split(const uint64_t* keys, int32_t id, int32_t begin, int32_t end,
+  void split(const float* xyz, uint64_t* keys, int32_t id, int32_t begin, int32_t end,
              int32_t& groups) {
     nodes_[id].begin = begin;
     nodes_[id].end = end;
@@ -168,10 +204,24 @@ class BucketTree {
       groups += (end - begin + kLanes - 1) / kLanes;
       return;
     }
-    // Split at the highest bit in which the run's codes differ (an octree cell boundary); a run
-    // inside one cell is halved.
+    uint32_t diff = static_cast<uint32_t>((keys[begin] ^ keys[end - 1]) >> 32);
+    if (diff == 0) {
+      // The whole run lies in one grid cell, e.g. a dense room next to a far outlier: sort it
+      // again on a grid over its own box, unless all its points are the same.
+      const MortonGrid grid(xyz, end - begin,
+                            [keys, begin](size_t k) { return static_cast<uint32_t>(keys[begin + k]); });
+      if (!grid.is_single_point()) {
+        for (int32_t i = begin; i < end; ++i) {
+          const uint32_t idx = static_cast<uint32_t>(keys[i]);
+          keys[i] = (static_cast<uint64_t>(grid.code(xyz + 3 * static_cast<int64_t>(idx))) << 32) | idx;
+        }
+        sort_by_code(keys + begin, end - begin);
+        diff = static_cast<uint32_t>((keys[begin] ^ keys[end - 1]) >> 32);
+      }
+    }
+    // Split at the highest bit in which the run's codes differ (an octree cell boundary); a run of
+    // identical points is halved.
     int32_t mid = begin + (end - begin) / 2;
-    const uint32_t diff = static_cast<uint32_t>((keys[begin] ^ keys[end - 1]) >> 32);
     if (diff != 0) {
       int bit = 31;
       while (!((diff >> bit) & 1u)) --bit;
@@ -184,8 +234,8 @@ class BucketTree {
     nodes_[id].child = child;
     nodes_.emplace_back();
     nodes_.emplace_back();
-    split(keys, child, begin, mid, groups);
-    split(keys, child + 1, mid, end, groups);
+    split(xyz, keys, child, begin, mid, groups);
+    split(xyz, keys, child + 1, mid, end, groups);
   }
 
   // Copies a bucket's candidates into its lanes and sets its box and initial argmax.
@@ -260,24 +310,31 @@ class BucketTree {
     node.best_i = arg;
   }
 
-  std::vector<Node> nodes_;   // nodes_[0] is the root
+  std::vector<Node> nodes_;         // nodes_[0] is the root
   std::unique_ptr<Lanes[]> lanes_;  // bucket slots, each bucket's consecutive
 };
 
 // Samples `m` points of the scene xyz[start, start + n) into out[0, m) as global indices.
 void sample_scene(const float* xyz, int64_t start, int64_t n, int64_t m, bool skip_near_origin,
                   int64_t* out) {
-  if (m == 0) return;
-  out[0] = start;
-  if (m == 1) return;
   const float* s = xyz + 3 * start;
+  // One pass checks every coordinate and lists the candidates. The finiteness check lives here
+  // rather than in the Python wrapper because a torch reduction there wakes the thread pool, which
+  // costs more than this whole op when the machine is busy.
   std::vector<int32_t> cand;
-  cand.reserve(n);
+  if (m >= 2) cand.reserve(n);
+  bool finite = true;
   for (int64_t i = 0; i < n; ++i) {
-    if (!skip_near_origin || !near_origin(s[3 * i], s[3 * i + 1], s[3 * i + 2])) {
+    const float x = s[3 * i], y = s[3 * i + 1], z = s[3 * i + 2];
+    finite &= std::isfinite(x) & std::isfinite(y) & std::isfinite(z);
+    if (m >= 2 && (!skip_near_origin || !near_origin(x, y, z))) {
       cand.push_back(static_cast<int32_t>(i));
     }
   }
+  TORCH_CHECK_VALUE(finite, "xyz contains NaN or inf values; expected finite numbers");
+  if (m == 0) return;
+  out[0] = start;
+  if (m == 1) return;
   if (cand.empty()) {
     // Every candidate is skipped: the PointNet++ kernel's argmax keeps its initial index 0.
     std::fill(out + 1, out + m, start);
@@ -318,7 +375,7 @@ at::Tensor furthest_point_sample_cpu(const at::Tensor& xyz, const at::Tensor& of
     TORCH_CHECK(n >= 0, "furthest_point_sample: offsets must be non-decreasing");
     TORCH_CHECK(n <= std::numeric_limits<int32_t>::max(),
                 "furthest_point_sample: scene ", b, " has ", n, " points, more than 2^31 - 1");
-    TORCH_CHECK(c[b] >= 0 && c[b] <= n, "furthest_point_sample: scene ", b, " has ", n,
+    TORCH_CHECK_VALUE(c[b] >= 0 && c[b] <= n, "furthest_point_sample: scene ", b, " has ", n,
                 " points but ", c[b], " samples were requested");
     out_begin[b + 1] = out_begin[b] + c[b];
   }

@@ -46,8 +46,9 @@ def furthest_point_sample(
             scene; padding is the caller's choice).
     """
     xyz = _validate.check_tensor("xyz", xyz, (torch.float32,), shape=(None, 3))
-    offsets = _validate.check_offsets("offsets", offsets, xyz.shape[0], "xyz.shape[0]")
+    offsets = _validate.check_tensor("offsets", offsets, _validate.INT_DTYPES, shape=(None,))
     _validate.check_same_device(xyz=xyz, offsets=offsets)
+    offsets = _validate.check_offsets("offsets", offsets, xyz.shape[0], "xyz.shape[0]")
     num_scenes = offsets.numel() - 1
     if isinstance(num_samples, torch.Tensor):
         counts = _validate.check_tensor("num_samples", num_samples, _validate.INT_DTYPES,
@@ -61,7 +62,10 @@ def furthest_point_sample(
                         f"got {type(num_samples).__name__}")
     if not isinstance(pointnet2_origin_skip, bool):
         raise TypeError(f"pointnet2_origin_skip must be a bool, got {type(pointnet2_origin_skip).__name__}")
-    _validate.check_finite("xyz", xyz)
+    if xyz.device.type != "cpu":
+        # The CPU kernel checks finiteness in its own pass over the points (cheaper than a torch
+        # reduction, which wakes the thread pool); other devices check here.
+        _validate.check_finite("xyz", xyz)
 
     wanted = counts.cpu()
     sizes = offsets.cpu().diff()
@@ -73,6 +77,4 @@ def furthest_point_sample(
         b = int(short[0])
         raise ValueError(f"scene {b} has {int(sizes[b])} points but {int(wanted[b])} samples were "
                          f"requested ({short.numel()} scene(s) too small); pad or lower num_samples")
-    if int(wanted.sum()) == 0:
-        return torch.empty(0, dtype=torch.int64, device=xyz.device)
     return _validate.ops().furthest_point_sample(xyz, offsets, counts, pointnet2_origin_skip)

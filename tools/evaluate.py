@@ -19,7 +19,8 @@ import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sphmask.evaluation import DATASETS, EvaluationInputError, atomic_write, evaluate_directories  # noqa: E402
+from sphmask.evaluation import (DATASETS, EvaluationInputError, EvaluationWarning, atomic_write,  # noqa: E402
+                                evaluate_directories)
 
 
 def main(argv=None) -> int:
@@ -32,9 +33,11 @@ def main(argv=None) -> int:
                    help="count ground-truth scenes without a prediction file as scenes without predictions")
     args = p.parse_args(argv)
 
-    warnings.formatwarning = lambda message, *a, **k: f"WARNING: {message}\n"
     try:
-        results = evaluate_directories(args.gt, args.pred, args.dataset, strict_scenes=args.strict_scenes)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", EvaluationWarning)
+            warnings.showwarning = lambda message, *a, **k: print(f"WARNING: {message}", file=sys.stderr, flush=True)
+            results = evaluate_directories(args.gt, args.pred, args.dataset, strict_scenes=args.strict_scenes)
     except EvaluationInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -265,7 +265,7 @@ class InstanceEvaluator:
             mask = rle_decode(mask) if isinstance(mask, Mapping) else _as_numpy(mask)
             if mask.shape != vertex_gt.shape:
                 raise ValueError(f"{where}: mask has shape {mask.shape}, the ground truth has {vertex_gt.size} points")
-            masks.append(mask != 0)
+            masks.append(mask if mask.dtype == bool else mask != 0)
             classes.append(label_id - 1)
             scores.append(score)
         self._add(scan_id, vertex_gt, gt_class, gt_size, masks, classes, scores)

@@ -21,7 +21,6 @@ import numpy as np
 
 from sphmask.evaluation.classes import DatasetClasses, get_dataset
 
-_POW10 = 10 ** np.arange(19, dtype=np.int64)
 _MAX_DIGITS = 18  # 10**18 - 1 still fits int64
 
 
@@ -125,35 +124,34 @@ def _slow_int_lines(text: str, path: str) -> np.ndarray:
 def _parse_int_lines(data: bytes, path: str) -> np.ndarray:
     """Parse one integer per line (as Python's ``int`` does; ``\\n`` or ``\\r\\n`` line ends).
 
-    Lines made of an optional ``-`` and at most 18 digits are parsed vectorised; anything else
-    goes through ``int()`` line by line, which names the first bad line.
+    When every line is an optional ``-`` and 1 to 18 digits (checked vectorised), numpy's C
+    parser reads the values; anything else goes through ``int()`` line by line, which names the
+    first bad line.
     """
     if not data:
         return np.empty(0, np.int64)
     buf = np.frombuffer(data, np.uint8)
+    ends = np.flatnonzero(buf == 10)
     if buf[-1] != 10:
-        buf = np.append(buf, np.uint8(10))
-    newline = buf == 10
-    ends = np.flatnonzero(newline)
-    starts = np.concatenate([[0], ends[:-1] + 1])
-    digit = (buf >= 48) & (buf <= 57)
-    minus = np.zeros(buf.size, bool)
-    nonempty = ends > starts
-    minus[starts[nonempty]] = buf[starts[nonempty]] == 45
-    ndigits = ends - starts - minus[np.minimum(starts, buf.size - 1)]
-    if not (np.all(digit | newline | minus) and ndigits.min() >= 1 and ndigits.max() <= _MAX_DIGITS):
-        try:
-            text = data.decode()
-        except UnicodeDecodeError:
-            raise EvaluationInputError(f"{path}: not a text file of integers (undecodable bytes)") from None
-        return _slow_int_lines(text, path)
-    line_of = np.repeat(np.arange(ends.size), ends - starts + 1)
-    power = ends[line_of] - np.arange(buf.size) - 1
-    value = np.where(digit, (buf.astype(np.int64) - 48) * _POW10[np.clip(power, 0, _MAX_DIGITS)], 0)
-    out = np.add.reduceat(value, starts)
-    neg = minus[starts]
-    out[neg] = -out[neg]
-    return out
+        ends = np.append(ends, buf.size)
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    lens = ends - starts
+    odd = np.flatnonzero((buf - np.uint8(48) > 9) & (buf != 10))  # neither digit nor newline
+    simple = lens.min() >= 1
+    if simple and odd.size:
+        line = np.searchsorted(ends, odd)
+        simple = bool(np.all((buf[odd] == 45) & (odd == starts[line]) & (lens[line] >= 2)))
+        lens = lens.copy()
+        lens[line] -= 1
+    if simple and lens.max() <= _MAX_DIGITS:
+        return np.fromstring(data, dtype=np.int64, sep="\n")
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise EvaluationInputError(f"{path}: not a text file of integers (undecodable bytes)") from None
+    return _slow_int_lines(text, path)
 
 
 def _read_bytes(path: str, what: str) -> bytes:
@@ -172,10 +170,12 @@ def read_gt_file(path: str) -> np.ndarray:
 def read_mask_file(path: str, num_vertices: int) -> np.ndarray:
     """Read a predicted mask file with ``num_vertices`` lines; returns bool[num_vertices] (non-zero)."""
     data = _read_bytes(path, "mask file")
-    buf = np.frombuffer(data, np.uint8)
-    # The common case, written by every exporter: exactly "0\n" / "1\n" per vertex.
-    if buf.size == 2 * num_vertices and np.all(buf[1::2] == 10) and np.all((buf[0::2] | 1) == 49):
-        return buf[0::2] == 49
+    # The common case, written by every exporter: exactly "0\n" / "1\n" per vertex, i.e. the
+    # little-endian 16-bit words 0x0A30 / 0x0A31.
+    if len(data) == 2 * num_vertices:
+        words = np.frombuffer(data, "<u2")
+        if np.all((words | 1) == 0x0A31):
+            return words == 0x0A31
     values = _parse_int_lines(data, path)
     if values.size != num_vertices:
         raise EvaluationInputError(f"{path}: {values.size} lines, but the ground truth has {num_vertices} vertices "

@@ -56,6 +56,22 @@ def test_integer_reader_accepts_crlf_and_missing_final_newline(tmp_path):
     np.testing.assert_array_equal(read_gt_file(str(tmp_path / "a.txt")), [5001, 0, 7])
 
 
+def test_integer_reader_matches_python_int(tmp_path):
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.integers(-10**6, 10**6, 500), [0, -1, 10**18 - 1, -(10**18 - 1), 39001]])
+    (tmp_path / "a.txt").write_text("".join(f"{v}\n" for v in values))
+    np.testing.assert_array_equal(read_gt_file(str(tmp_path / "a.txt")), values)
+    # forms only Python's int() accepts go through the line-by-line path
+    (tmp_path / "b.txt").write_text("+5\n 7\n-0\n")
+    np.testing.assert_array_equal(read_gt_file(str(tmp_path / "b.txt")), [5, 7, 0])
+
+
+def test_integer_reader_rejects_values_beyond_int64(tmp_path):
+    (tmp_path / "c.txt").write_text("1\n12345678901234567890\n")
+    with pytest.raises(EvaluationInputError, match=r"c\.txt:2:"):
+        read_gt_file(str(tmp_path / "c.txt"))
+
+
 def test_gt_reader_names_file_and_line_of_bad_value(tmp_path):
     (tmp_path / "g.txt").write_text("3001\n3001\nx\n")
     with pytest.raises(EvaluationInputError, match=r"g\.txt:3: expected one integer per line"):

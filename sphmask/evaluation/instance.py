@@ -27,8 +27,10 @@ Two places where the official script is not well defined, and what is done here:
   with two GTs; at 0.5 and above the result does not depend on any order), i.e. for AP25.
   Predictions are visited in the order given: the prediction file's line order, or list order.
 """
+import contextlib
 import dataclasses
 import math
+import warnings
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -147,7 +149,7 @@ class InstanceResults:
 
     def averages(self) -> Dict[str, float]:
         """``{"ap", "ap50", "ap25"}``: NaN-means over all (class, overlap) entries, as the official."""
-        with np.errstate(invalid="ignore"), _quiet_nan_warnings():
+        with _quiet_nan_warnings():
             # threshold-major contiguous layout reproduces the official summation order exactly
             return {
                 "ap": float(np.nanmean(np.ascontiguousarray(self.ap[:, _AP_RANGE].T))),
@@ -196,18 +198,12 @@ class InstanceResults:
         return "\n".join(out)
 
 
-class _quiet_nan_warnings:
+@contextlib.contextmanager
+def _quiet_nan_warnings():
     """Silence numpy's 'Mean of empty slice' warning: an all-NaN mean is meant to give NaN here."""
-
-    def __enter__(self):
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
+        yield
 
 
 def _none_for_nan(d: Mapping[str, float]) -> Dict[str, Optional[float]]:
@@ -285,7 +281,8 @@ class InstanceEvaluator:
                 raise ValueError(f"scene {scan_id!r}: gt_ids must be a 1-D integer array, got {ids.dtype} {ids.shape}")
             return _gt_from_ids(ids.astype(np.int64), self.table)
         if semantic_labels is None or instance_labels is None:
-            raise ValueError(f"scene {scan_id!r}: ground truth missing (gt_ids, or semantic_labels and instance_labels)")
+            raise ValueError(f"scene {scan_id!r}: ground truth missing "
+                             "(gt_ids, or semantic_labels and instance_labels)")
         sem = _as_numpy(semantic_labels).astype(np.int64)
         ins = _as_numpy(instance_labels).astype(np.int64)
         if sem.ndim != 1 or sem.shape != ins.shape:

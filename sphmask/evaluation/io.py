@@ -280,7 +280,8 @@ def encode_gt_ids(semantic_labels: Any, instance_labels: Any,
     sem = _as_numpy(semantic_labels).astype(np.int64)
     ins = _as_numpy(instance_labels).astype(np.int64)
     if sem.shape != ins.shape or sem.ndim != 1:
-        raise ValueError(f"semantic_labels and instance_labels must be 1-D of one length, got {sem.shape} and {ins.shape}")
+        raise ValueError(f"semantic_labels and instance_labels must be 1-D of one length, "
+                         f"got {sem.shape} and {ins.shape}")
     if sem.size and sem.max() >= table.num_semantic:
         raise ValueError(f"semantic label {sem.max()} out of range for {table.name} ({table.num_semantic} classes)")
     if ins.size and ins.max() >= 999:

@@ -42,7 +42,8 @@ class S3DISResults:
         """Per class MUCov / MWCov / Prec / Rec, then the means."""
         out = [f"{'what':<15}:{'MUCov':>8}{'MWCov':>8}{'Prec':>8}{'Rec':>8}"]
         for i, n in enumerate(self.class_names):
-            out.append(f"{n:<15}:" + "".join(f"{a[i]:>8.3f}" for a in (self.mucov, self.mwcov, self.precision, self.recall)))
+            values = (self.mucov[i], self.mwcov[i], self.precision[i], self.recall[i])
+            out.append(f"{n:<15}:" + "".join(f"{v:>8.3f}" for v in values))
         mean = self.means()
         out.append(f"mMUCov {mean['mmucov']:.3f}  mMWCov {mean['mmwcov']:.3f}  mPrec {mean['mprec']:.3f}  "
                    f"mRec {mean['mrec']:.3f}")

@@ -29,7 +29,8 @@ def test_other_tables():
 
 
 def test_file_ids_map_to_label_ids():
-    np.testing.assert_array_equal(SCANNETV2.label_ids_from_file_ids([3, 39, 1, 2, 13, 0, -1, 40]), [1, 18, 0, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(SCANNETV2.label_ids_from_file_ids([3, 39, 1, 2, 13, 0, -1, 40]),
+                                  [1, 18, 0, 0, 0, 0, 0, 0])
     np.testing.assert_array_equal(SCANNET200.label_ids_from_file_ids([2, 1191, 3]), [1, 198, 0])
 
 

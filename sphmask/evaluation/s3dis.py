@@ -1,7 +1,8 @@
 """S3DIS instance precision / recall and coverage (spec §8.3; official ``S3DISEval``).
 
 Per scene, predictions are painted into one point-wise instance map in ascending score order
-(higher scores overwrite lower ones; ties keep list order) and a semantic map
+(higher scores overwrite lower ones; equal scores in the order of numpy's default argsort, as in
+the official code, which is implementation-defined) and a semantic map
 (``label_id - 1``). Every distinct value of the painted map is a predicted instance, including 0,
 the points no prediction covers: as in the official code, that region is a prediction of class 0
 (ceiling), because both maps start at 0. The class of a GT or predicted instance is the most
@@ -93,7 +94,8 @@ class S3DISEvaluator:
         scores = np.array([float(i["score"]) for i in instances], np.float64)
         pred_ins = np.zeros(n, np.int64)
         pred_sem = np.zeros(n, np.int64)
-        for rank, k in enumerate(np.argsort(scores, kind="stable")):
+        # numpy's default (unstable) sort, as the official code: ties are painted in its order
+        for rank, k in enumerate(np.argsort(scores)):
             inst = instances[k]
             label = int(inst["label_id"])
             if not 1 <= label <= c:

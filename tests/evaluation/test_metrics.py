@@ -136,3 +136,12 @@ def test_semantic_rejects_out_of_range_prediction():
     ev = SemanticEvaluator(["a", "b"])
     with pytest.raises(ValueError, match=r"pred labels must be in 0\.\.1"):
         ev.update([0, 2], [0, 1])
+
+
+def test_stpls3d_min_region_size_is_10():
+    building = STPLS3D.eval_names.index("building")
+    for size, expected in ((10, 1.0), (9, np.nan)):
+        sem, ins = _blocks(100, (0, size, building + 1, 0))
+        ev = InstanceEvaluator("stpls3d")
+        ev.add_scene("s", [_pred(100, 0, size, building + 1, 0.5)], semantic_labels=sem, instance_labels=ins)
+        np.testing.assert_array_equal(ev.evaluate().class_table()[building], [expected] * 3)

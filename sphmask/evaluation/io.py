@@ -15,7 +15,7 @@ Every reader error names the file and, where it applies, the 1-based line.
 import dataclasses
 import os
 import tempfile
-from typing import Any, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -337,7 +337,7 @@ def _instance_fields(inst: Mapping[str, Any], index: int, scan_id: str, table: D
     return mask, label_id, score
 
 
-def iter_files(directory: str, suffix: str = ".txt") -> Iterable[str]:
+def iter_files(directory: str, suffix: str = ".txt") -> List[str]:
     """Sorted names of the regular files in ``directory`` ending with ``suffix``."""
     return sorted(f for f in os.listdir(directory)
                   if f.endswith(suffix) and os.path.isfile(os.path.join(directory, f)))

@@ -26,7 +26,10 @@ def get_extensions():
     csrc = os.path.join(ROOT, "csrc")
     sources = sorted(glob.glob(os.path.join(csrc, "**", "*.cpp"), recursive=True))
     cuda_sources = sorted(glob.glob(os.path.join(csrc, "**", "*.cu"), recursive=True))
-    cxx_flags = ["-O3"]
+    # No fused multiply-adds: the sphere ops reproduce the official float32 operation order bit for
+    # bit, which contraction (aarch64, -march=native) would change; the CUDA side uses __fmul_rn-style
+    # intrinsics for the same reason (csrc/sphere/sphere.h).
+    cxx_flags = ["-O3", "-ffp-contract=off"]
     define_macros = []
     extension = CppExtension
     with_cuda = _want_cuda()

@@ -53,9 +53,13 @@ def peak_rss_mib(fn: Callable[[], object]) -> float:
     Resets the kernel's high-water mark (``/proc/self/clear_refs``), runs ``fn`` once, and reads
     ``VmHWM``; this sees every allocation (torch's CPU allocator included), unlike tracemalloc.
     """
+    import ctypes
     import gc
 
     gc.collect()
+    # Freed heap pages stay resident and would be reused silently; hand them back first so the
+    # high-water mark measures what fn itself needs.
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
     before = _status_kib("VmRSS")

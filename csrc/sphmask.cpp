@@ -37,12 +37,14 @@ TORCH_LIBRARY(sphmask, m) {
   // assemble_masks
   m.def(
       "assemble_masks(Tensor points, Tensor centers, Tensor rays, Tensor migration, "
-      "float migration_scale) -> Tensor");
+      "float migration_scale, int n_azimuth, int n_polar) -> Tensor");
 
   // segment_graph
   m.def(
       "segment_graph(Tensor edges, Tensor weights, int num_vertices, float k_thresh, "
       "int min_size) -> Tensor");
+  m.def("segment_vertex_normals(Tensor vertices, Tensor faces) -> Tensor");
+  m.def("segment_edge_weights(Tensor points, Tensor normals, Tensor edges, bool oriented) -> Tensor");
 }
 
 namespace {

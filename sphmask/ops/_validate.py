@@ -3,6 +3,7 @@
 Every wrapper validates at the boundary so that a bad call fails with a message naming the
 argument, what was expected and what was given, instead of a crash inside a kernel.
 """
+import math
 from typing import Iterable, Optional, Sequence
 
 import torch
@@ -47,8 +48,12 @@ def check_tensor(
 
 
 def check_finite(name: str, t: torch.Tensor) -> None:
-    """Raise ``ValueError`` if a floating tensor holds NaN or inf."""
-    if t.is_floating_point() and t.numel() and not bool(torch.isfinite(t).all()):
+    """Raise ``ValueError`` if a floating tensor holds NaN or inf.
+
+    ``aminmax`` reduces without a mask the size of the input (64 MB for a 256 x 250k migration); its
+    extremes are finite exactly when every element is (NaN propagates through min and max).
+    """
+    if t.is_floating_point() and t.numel() and not all(math.isfinite(float(v)) for v in torch.aminmax(t)):
         raise ValueError(f"{name} contains NaN or inf values; expected finite numbers")
 
 

@@ -1,0 +1,1 @@
+"""Training and evaluation machinery shared by tools/train.py and tools/test.py."""

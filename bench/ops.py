@@ -7,34 +7,20 @@ Every ``bench/ops_<group>.py`` module provides ``run(sizes, repeats) -> list[Row
 FILE (docs/benchmarks.md).
 """
 import argparse
-import datetime
 import glob
 import importlib
 import os
-import platform
 import sys
 
+import numpy
 import torch
 
+import sphmask
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import format_table  # noqa: E402
+from _common import format_table, machine_info, replace_section  # noqa: E402
 
 BEGIN, END = "<!-- ops-begin -->", "<!-- ops-end -->"
-
-
-def machine_info() -> str:
-    import numpy
-    import sphmask
-
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (f"{datetime.date.today()}: {cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads), numpy {numpy.__version__}, "
-            f"sphmask {sphmask.__version__} ({sphmask.compiler_version()}), Python {platform.python_version()}")
 
 
 def main():
@@ -57,20 +43,13 @@ def main():
         print(f"running {g} ...", file=sys.stderr, flush=True)
         rows += importlib.import_module(f"ops_{g}").run(args.sizes, args.repeats)
     table = format_table(rows)
-    info = machine_info()
+    info = machine_info(f"torch {torch.__version__} ({torch.get_num_threads()} threads)", f"numpy {numpy.__version__}",
+                        f"sphmask {sphmask.__version__} ({sphmask.compiler_version()})")
     print(info)
     print(table)
     if args.write:
-        section = f"{BEGIN}\nMeasured {info}; {args.repeats} timed runs each.\n\n{table}\n{END}"
-        text = open(args.write).read() if os.path.exists(args.write) else "# Benchmarks\n\n"
-        if BEGIN in text and END in text:
-            text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-        else:
-            text = text.rstrip("\n") + "\n\n## Operators\n\n" + section + "\n"
-        tmp = args.write + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, args.write)
+        replace_section(args.write, BEGIN, END, "Operators",
+                        f"Measured {info}; {args.repeats} timed runs each.\n\n{table}")
 
 
 if __name__ == "__main__":

@@ -14,12 +14,12 @@ Every reader error names the file and, where it applies, the 1-based line.
 """
 import dataclasses
 import os
-import tempfile
 from typing import Any, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from sphmask.evaluation.classes import DatasetClasses, get_dataset
+from sphmask.io.atomic import write_bytes
 
 _MAX_DIGITS = 18  # 10**18 - 1 still fits int64
 
@@ -33,23 +33,9 @@ class EvaluationInputError(ValueError):
 
 
 def atomic_write(path: str, data: Union[bytes, str]) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename.
-
-    Readers never see a partly written file: they find the old file or the complete new one. (The
-    data is not fsync'ed, so this protects against interrupted processes, not power loss.)
-    """
-    if isinstance(data, str):
-        data = data.encode()
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` (``str`` as UTF-8) to ``path`` through a temporary file in the same directory
+    and a rename (:mod:`sphmask.io.atomic`): readers find the old file or the complete new one."""
+    write_bytes(data.encode() if isinstance(data, str) else data, path)
 
 
 # ----------------------------------------------------------------------------------------------

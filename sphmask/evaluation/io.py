@@ -18,7 +18,7 @@ from typing import Any, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from sphmask.evaluation.classes import DatasetClasses, get_dataset
+from sphmask.data.classes import DatasetClasses, get_dataset
 from sphmask.io.atomic import write_bytes
 
 _MAX_DIGITS = 18  # 10**18 - 1 still fits int64
@@ -268,11 +268,11 @@ def encode_gt_ids(semantic_labels: Any, instance_labels: Any,
     if sem.shape != ins.shape or sem.ndim != 1:
         raise ValueError(f"semantic_labels and instance_labels must be 1-D of one length, "
                          f"got {sem.shape} and {ins.shape}")
-    if sem.size and sem.max() >= table.num_semantic:
-        raise ValueError(f"semantic label {sem.max()} out of range for {table.name} ({table.num_semantic} classes)")
+    if sem.size and sem.max() >= table.semantic_classes:
+        raise ValueError(f"semantic label {sem.max()} out of range for {table.name} ({table.semantic_classes} classes)")
     if ins.size and ins.max() >= 999:
         raise ValueError(f"instance label {ins.max()} too large for the label*1000+instance encoding (max 998)")
-    ids = np.asarray(table.semantic_ids, np.int64)
+    ids = np.asarray(table.benchmark_ids, np.int64)
     keep = (sem >= table.eval_offset) & (ins >= 0)
     out = np.zeros(sem.shape, np.int64)
     out[keep] = ids[sem[keep]] * 1000 + ins[keep] + 1

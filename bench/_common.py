@@ -11,7 +11,7 @@ import os
 import platform
 import statistics
 import time
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
@@ -149,11 +149,21 @@ def machine_info(*versions: str) -> str:
     return f"{datetime.date.today()}: " + ", ".join(fields)
 
 
-def replace_section(path: str, begin: str, end: str, heading: str, body: str) -> None:
-    """Put ``body`` between the markers ``begin`` and ``end`` of the markdown file ``path``, or, when
-    the file has no such section yet, append it under ``## heading``. The file is replaced
-    atomically; a missing file starts as ``# Benchmarks``."""
-    section = f"{begin}\n{body}\n{end}"
+def report(rows: List[Row], info: str, note: str, path: Optional[str], markers: Tuple[str, str],
+           heading: str) -> None:
+    """Print ``info`` (see :func:`machine_info`) and the table of ``rows``.
+
+    With ``path``, also write ``Measured <info>; <note>.`` and the table between the two ``markers``
+    of that markdown file, or, when it has no such section yet, append them under ``## heading``
+    (a missing file starts as ``# Benchmarks``). The file is replaced atomically.
+    """
+    table = format_table(rows)
+    print(info)
+    print(table)
+    if not path:
+        return
+    begin, end = markers
+    section = f"{begin}\nMeasured {info}; {note}.\n\n{table}\n{end}"
     text = open(path, encoding="utf-8").read() if os.path.exists(path) else "# Benchmarks\n\n"
     if begin in text and end in text:
         text = text[: text.index(begin)] + section + text[text.index(end) + len(end):]

@@ -18,7 +18,7 @@ import torch
 import sphmask
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import format_table, machine_info, replace_section  # noqa: E402
+from _common import machine_info, report  # noqa: E402
 
 BEGIN, END = "<!-- ops-begin -->", "<!-- ops-end -->"
 
@@ -42,14 +42,9 @@ def main():
     for g in groups:
         print(f"running {g} ...", file=sys.stderr, flush=True)
         rows += importlib.import_module(f"ops_{g}").run(args.sizes, args.repeats)
-    table = format_table(rows)
     info = machine_info(f"torch {torch.__version__} ({torch.get_num_threads()} threads)", f"numpy {numpy.__version__}",
                         f"sphmask {sphmask.__version__} ({sphmask.compiler_version()})")
-    print(info)
-    print(table)
-    if args.write:
-        replace_section(args.write, BEGIN, END, "Operators",
-                        f"Measured {info}; {args.repeats} timed runs each.\n\n{table}")
+    report(rows, info, f"{args.repeats} timed runs each", args.write, (BEGIN, END), "Operators")
 
 
 if __name__ == "__main__":

@@ -24,12 +24,8 @@ constexpr int kWarp = 32;
 // real squared distance, and also the initial best of each thread.
 constexpr float kNever = -1.f;
 
-// Reduces (v, i) over the block under `better`; every thread returns the winner.
-__device__ void block_argmax(float& v, int64_t& i) {
-  __shared__ float warp_v[kMaxThreads / kWarp];
-  __shared__ int64_t warp_i[kMaxThreads / kWarp];
-  const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
-  const int num_warps = blockDim.x / kWarp;
+// Reduces (v, i) over the warp under `better`; lane 0 ends with the winner.
+__device__ void warp_argmax(float& v, int64_t& i) {
   for (int step = kWarp / 2; step > 0; step /= 2) {
     const float ov = __shfl_down_sync(0xffffffffu, v, step);
     const int64_t oi = __shfl_down_sync(0xffffffffu, i, step);
@@ -38,6 +34,15 @@ __device__ void block_argmax(float& v, int64_t& i) {
       i = oi;
     }
   }
+}
+
+// Reduces (v, i) over the block under `better`; every thread returns the winner.
+__device__ void block_argmax(float& v, int64_t& i) {
+  __shared__ float warp_v[kMaxThreads / kWarp];
+  __shared__ int64_t warp_i[kMaxThreads / kWarp];
+  const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
+  const int num_warps = blockDim.x / kWarp;
+  warp_argmax(v, i);
   if (lane == 0) {
     warp_v[warp] = v;
     warp_i[warp] = i;
@@ -46,14 +51,7 @@ __device__ void block_argmax(float& v, int64_t& i) {
   if (warp == 0) {
     v = lane < num_warps ? warp_v[lane] : kNever;
     i = lane < num_warps ? warp_i[lane] : std::numeric_limits<int64_t>::max();
-    for (int step = kWarp / 2; step > 0; step /= 2) {
-      const float ov = __shfl_down_sync(0xffffffffu, v, step);
-      const int64_t oi = __shfl_down_sync(0xffffffffu, i, step);
-      if (better(ov, oi, v, i)) {
-        v = ov;
-        i = oi;
-      }
-    }
+    warp_argmax(v, i);
     if (lane == 0) {
       warp_v[0] = v;
       warp_i[0] = i;

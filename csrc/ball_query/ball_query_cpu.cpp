@@ -63,18 +63,14 @@ SceneGrid build_grid(const float* xyz, int64_t start, int64_t end, float r2) {
   const int64_t num_cells = g.dims[0] * g.dims[1] * g.dims[2];
 
   std::vector<int64_t> cell_of(n);
-  at::parallel_for(0, n, 8192, [&](int64_t begin, int64_t stop) {
-    for (int64_t i = begin; i < stop; ++i) {
-      int64_t c[3];
-      for (int a = 0; a < 3; ++a) {
-        const double t = std::floor((xyz[3 * (start + i) + a] - g.lo[a]) * g.inv_cell);
-        c[a] = std::min(static_cast<int64_t>(t), g.dims[a] - 1);
-      }
-      cell_of[i] = (c[2] * g.dims[1] + c[1]) * g.dims[0] + c[0];
-    }
-  });
   g.cell_start.assign(num_cells + 1, 0);
   for (int64_t i = 0; i < n; ++i) {
+    int64_t c[3];
+    for (int a = 0; a < 3; ++a) {
+      const double t = std::floor((xyz[3 * (start + i) + a] - g.lo[a]) * g.inv_cell);
+      c[a] = std::min(static_cast<int64_t>(t), g.dims[a] - 1);
+    }
+    cell_of[i] = (c[2] * g.dims[1] + c[1]) * g.dims[0] + c[0];
     ++g.cell_start[cell_of[i] + 1];
   }
   for (int64_t c = 0; c < num_cells; ++c) {

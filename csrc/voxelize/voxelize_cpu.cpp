@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -123,15 +124,19 @@ std::tuple<at::Tensor, at::Tensor> voxelize_cpu(const at::Tensor& coords_in) {
     const int64_t m = static_cast<int64_t>(first.size());
     voxel_coords = at::empty({m, 4}, coords.options().dtype(at::kInt));
     int32_t* out = voxel_coords.data_ptr<int32_t>();
-    at::parallel_for(0, m, 4096, [&](int64_t begin, int64_t end) {
-      for (int64_t v = begin; v < end; ++v) {
-        for (int k = 0; k < 4; ++k) {
-          out[4 * v + k] = static_cast<int32_t>(c[4 * first[v] + k]);
-        }
+    for (int64_t v = 0; v < m; ++v) {
+      for (int k = 0; k < 4; ++k) {
+        out[4 * v + k] = static_cast<int32_t>(c[4 * first[v] + k]);
       }
-    });
+    }
   });
   return {voxel_coords, point2voxel};
+}
+
+// Rows of `channels` values per parallel task: about at::internal::GRAIN_SIZE values, as torch's
+// own element-wise loops, so small inputs run serially instead of paying a thread hand-off.
+int64_t grain_rows(int64_t channels) {
+  return std::max<int64_t>(1, at::internal::GRAIN_SIZE / std::max<int64_t>(1, channels));
 }
 
 // Counts points per voxel (checking every voxel index) into counts[0..m).
@@ -182,7 +187,7 @@ at::Tensor voxel_mean_cpu(const at::Tensor& values_in, const at::Tensor& point2v
   AT_DISPATCH_FLOATING_TYPES(values.scalar_type(), "voxel_mean_cpu", [&] {
     const scalar_t* in = values.data_ptr<scalar_t>();
     scalar_t* o = out.data_ptr<scalar_t>();
-    at::parallel_for(0, m, 1024, [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, m, grain_rows(channels), [&](int64_t begin, int64_t end) {
       for (int64_t v = begin; v < end; ++v) {
         for (int64_t c = 0; c < channels; ++c) {
           o[v * channels + c] = voxel_mean_value(in, order.data(), start[v], start[v + 1], c, channels);
@@ -207,7 +212,7 @@ at::Tensor voxel_mean_backward_cpu(const at::Tensor& grad_in, const at::Tensor& 
   AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "voxel_mean_backward_cpu", [&] {
     const scalar_t* g = grad.data_ptr<scalar_t>();
     scalar_t* o = out.data_ptr<scalar_t>();
-    at::parallel_for(0, n, 4096, [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, n, grain_rows(channels), [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
         for (int64_t c = 0; c < channels; ++c) {
           o[i * channels + c] = voxel_mean_grad_value(g, p2v, counts.data(), i, c, channels);

@@ -359,11 +359,11 @@ def extent_warning(xyz: np.ndarray) -> Optional[str]:
     size = " x ".join(f"{v:.4g}" for v in extent)
     if biggest > PLAUSIBLE_EXTENT[1]:
         return (f"the cloud spans {size} units; the model expects metres, and more than "
-                f"{PLAUSIBLE_EXTENT[1]:g} m is unusual: if the file is in millimetres use scale 0.001 "
-                "(centimetres: 0.01)")
+                f"{PLAUSIBLE_EXTENT[1]:g} m is unusual: if the file is in millimetres, scale by 0.001 "
+                "(--scale 0.001; centimetres: 0.01)")
     if biggest < PLAUSIBLE_EXTENT[0]:
         return (f"the cloud spans only {size} units; the model expects metres (objects of 0.3-2 m): "
-                "check the units and set the scale")
+                "check the units and set the scale (--scale)")
     return None
 
 
@@ -458,7 +458,8 @@ def segment_scene(model, cloud: PointCloud, *, scale: float = 1.0, crop: CropSet
         voxel: voxel size (``scale`` voxels per metre) and minimum spatial shape, as in the config.
         test_rotation: the official fixed test-time rotation (keep it for official checkpoints).
         min_points: smallest instance kept after merging (default: the model's
-            ``infer_cfg.npoint_thresh``, else 100). A single pass returns the model's instances as they are.
+            ``infer_cfg.npoint_thresh``, else 100). A single pass returns the model's instances
+            unchanged, only sorted by score.
         progress: a progress bar over blocks (only when there are several).
     """
     if not (math.isfinite(scale) and scale > 0):
@@ -513,7 +514,7 @@ def segment_scene(model, cloud: PointCloud, *, scale: float = 1.0, crop: CropSet
         instances = merge_block_instances(blocks, block_instances, crop.merge_iou)
         instances = sort_instances(superpoint_cleanup(instances, superpoints, min_points))
     else:
-        instances = block_instances[0]
+        instances = sort_instances(block_instances[0])
     timing["merge"] = time.perf_counter() - t0
     return SceneSegmentation(num_points=n, instances=instances, semantic=semantic, blocks=blocks, timing=timing,
                              warnings=warnings)

@@ -133,6 +133,28 @@ def _inside(xy: np.ndarray, box: np.ndarray) -> np.ndarray:
     return (xy[:, 0] >= box[0, 0]) & (xy[:, 0] <= box[1, 0]) & (xy[:, 1] >= box[0, 1]) & (xy[:, 1] <= box[1, 1])
 
 
+def _grid_cells(xy: np.ndarray, edges: Sequence[np.ndarray], half: float) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """Row-major grid cells with the ascending indices of the points within ``half`` of each, found by
+    sorting once per axis (not one pass over the cloud per cell)."""
+    def within(values, a, b):  # slice of the sorted values in [a - half, b + half]
+        return slice(np.searchsorted(values, a - half, "left"), np.searchsorted(values, b + half, "right"))
+
+    by_x = np.argsort(xy[:, 0], kind="stable")
+    xs = xy[by_x, 0]
+    columns = []
+    for i in range(edges[0].shape[0] - 1):
+        col = by_x[within(xs, edges[0][i], edges[0][i + 1])]
+        col = col[np.argsort(xy[col, 1], kind="stable")]
+        columns.append((col, xy[col, 1]))
+    cells = []
+    for j in range(edges[1].shape[0] - 1):
+        for i, (col, ys) in enumerate(columns):
+            cand = col[within(ys, edges[1][j], edges[1][j + 1])]
+            core = np.array([[edges[0][i], edges[1][j]], [edges[0][i + 1], edges[1][j + 1]]])
+            cells.append((core, np.sort(cand)))
+    return cells
+
+
 def plan_blocks(xy: np.ndarray, settings: CropSettings = CropSettings()) -> Tuple[List[Block], List[str]]:
     """Cut a cloud into overlapping vertical blocks.
 
@@ -159,21 +181,19 @@ def plan_blocks(xy: np.ndarray, settings: CropSettings = CropSettings()) -> Tupl
     if n <= s.max_points and (s.block_size is None or extent.max() <= s.block_size):
         box = np.stack([lo, hi])
         return [Block(core=box, bounds=box.copy(), points=np.arange(n, dtype=np.int64))], []
+    half = s.overlap / 2
     if s.block_size is None:
-        cells = [np.stack([lo, hi])]
+        cells = [(np.stack([lo, hi]), np.arange(n, dtype=np.int64))]
     else:
         counts = np.maximum(1, np.ceil(extent / (s.block_size - s.overlap) - 1e-9)).astype(np.int64)
         edges = [lo[a] + extent[a] * np.arange(counts[a] + 1) / counts[a] for a in (0, 1)]
         edges[0][-1], edges[1][-1] = hi[0], hi[1]
-        cells = [np.array([[edges[0][i], edges[1][j]], [edges[0][i + 1], edges[1][j + 1]]])
-                 for j in range(counts[1]) for i in range(counts[0])]
-    half = s.overlap / 2
+        cells = _grid_cells(xy, edges, half)
     min_side = max(s.overlap, MIN_CELL)
     blocks: List[Block] = []
     warnings: List[str] = []
-    everything = np.arange(n, dtype=np.int64)
     # Depth-first over (cell, candidate points): a half's block lies inside its parent's block.
-    stack = [(cell, everything) for cell in reversed(cells)]
+    stack = list(reversed(cells))
     while stack:
         core, candidates = stack.pop()
         bounds = core + np.array([[-half], [half]])
@@ -380,8 +400,10 @@ def _point_superpoints(xyz: np.ndarray, faces: Optional[np.ndarray], blocks: Seq
     # at cell edges, which the model tolerates (they are a few centimetres across).
     sp = np.empty(xyz.shape[0], dtype=np.int64)
     bias = 0
+    by_owner = np.argsort(owner, kind="stable")
+    bounds = np.searchsorted(owner[by_owner], np.arange(len(blocks) + 1))
     for b in range(len(blocks)):
-        pts = np.flatnonzero(owner == b)
+        pts = by_owner[bounds[b]:bounds[b + 1]]
         if pts.size == 0:
             continue
         ids = np.unique(segment_points(torch.from_numpy(xyz[pts].astype(np.float32))).numpy(),

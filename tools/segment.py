@@ -91,6 +91,9 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
+        if device == "cuda" and not torch.cuda.is_available():
+            raise ValueError("--device cuda, but this torch has no usable CUDA device (torch.cuda.is_available() "
+                             "is False)")
         setup = load_segmentation_model(args.ckpt, args.config, args.set, device)
         crop = CropSettings(max_points=args.max_points or setup.voxel.max_npoint, block_size=args.block_size,
                             overlap=args.overlap, merge_iou=args.merge_iou)

@@ -396,8 +396,8 @@ def _point_superpoints(xyz: np.ndarray, faces: Optional[np.ndarray], blocks: Seq
         return segment_mesh(torch.from_numpy(xyz.astype(np.float32)), torch.from_numpy(faces)).numpy()
     if owner is None:
         return segment_points(torch.from_numpy(xyz.astype(np.float32))).numpy()
-    # Per core cell, so memory follows the block size rather than the cloud size; superpoints end
-    # at cell edges, which the model tolerates (they are a few centimetres across).
+    # Per core cell, so memory follows the block size rather than the cloud size; superpoints then
+    # end at cell edges, a small change next to the hundreds of superpoints inside a block.
     sp = np.empty(xyz.shape[0], dtype=np.int64)
     bias = 0
     by_owner = np.argsort(owner, kind="stable")
@@ -517,7 +517,7 @@ def segment_scene(model, cloud: PointCloud, *, scale: float = 1.0, crop: CropSet
     if progress and cropped:
         from tqdm import tqdm
 
-        iterator = tqdm(blocks, desc=f"{name} blocks", unit="block", leave=False, dynamic_ncols=True)
+        iterator = tqdm(blocks, desc=f"{name} blocks", unit="block", leave=False, dynamic_ncols=True, disable=None)
     for b, block in enumerate(iterator):
         pts = block.points
         res = run_block(model, xyz[pts], cloud.rgb[pts], superpoints[pts], voxel, test_rotation,

@@ -220,6 +220,25 @@ def test_millimetre_input_warns_and_scale_fixes_it(ckpts, inputs, tmp_path, caps
         assert json.load(f)["warnings"] == []
 
 
+def test_repeated_run_gives_identical_outputs(ckpts, inputs, tmp_path):
+    argv = [inputs["files"]["room_mesh.ply"], "--ckpt", ckpts["meta"], "--block-size", "2", "--overlap", "0.5",
+            "--set", "model.inference.npoint_thresh=5"] + FAST
+    assert main(argv + ["--out", str(tmp_path / "a")]) == 0 and main(argv + ["--out", str(tmp_path / "b")]) == 0
+    a, ply_a, sum_a = outputs(str(tmp_path / "a"), "room_mesh")
+    b, ply_b, sum_b = outputs(str(tmp_path / "b"), "room_mesh")
+    assert a["label_id"].size > 0 and a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    np.testing.assert_array_equal(ply_a.vertex["instance"], ply_b.vertex["instance"])
+    assert sum_a["instances"] == sum_b["instances"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on machines without CUDA")
+def test_device_cuda_without_cuda_is_a_clear_error(ckpts, inputs, tmp_path, capsys):
+    rc = main([inputs["files"]["room.npy"], "--ckpt", ckpts["meta"], "--out", str(tmp_path), "--device", "cuda"])
+    assert rc == 2 and "no usable CUDA device" in capsys.readouterr().err
+
+
 def test_output_names_same_stem_gets_extension_then_counter():
     assert output_names(["a/scan.ply", "b/scan.npy", "c/scan.ply", "room.txt"]) == \
         ["scan_ply", "scan_npy", "scan_ply_2", "room"]

@@ -299,7 +299,9 @@ class SphericalMask(nn.Module):
                 h = self._query_heads(q[0], q[1])
                 if bool((h["cls"][0].argmax(dim=1) == self.instance_classes).all()):
                     break
-                rpm = self._rpm(self._controller(h["embed"])[0], q[0][0], h["boxes"][0], sp_xyz, sp_boxes, mask_feats,
+                params = self._controller(h["embed"])[0]
+            with self._stage("rpm"):
+                rpm = self._rpm(params, q[0][0], h["boxes"][0], sp_xyz, sp_boxes, mask_feats,
                                 self.infer_cfg.max_dyco_elements)
             with self._stage("assembly"):
                 masks = assemble(sp_xyz, h["rays"][0, :, :r], h["rays"][0, :, r:], rpm, n_azimuth=self.rays_width,

@@ -588,6 +588,10 @@ def load_segmentation_model(ckpt: str, config: Optional[str] = None, overrides: 
 
     if not os.path.isfile(ckpt):
         raise CheckpointError(f"checkpoint file not found: {ckpt}")
+    with open(ckpt, "rb") as f:
+        head = f.read(4)
+    if head[:2] != b"PK" and head[:1] != b"\x80":  # torch.save writes a zip archive (or, legacy, a pickle)
+        raise CheckpointError(f"{ckpt} is not a PyTorch checkpoint (neither a torch.save zip archive nor a pickle)")
     try:
         obj = torch.load(ckpt, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types (pickle, zip, unpickling policy)

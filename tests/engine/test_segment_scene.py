@@ -195,6 +195,24 @@ def test_segment_scene_crop_merges_objects_cut_by_block_edges():
     np.testing.assert_array_equal(seg.semantic, np.where(cloud.rgb[:, 0] > 0, 2, 3))
 
 
+def test_segment_scene_point_cloud_superpoints_per_block_core_when_cropping():
+    cloud = bars_cloud()
+    cloud.superpoints = None  # computed by segment_scene with segment_points
+    seen = []
+
+    class Spy(ComponentModel):
+        def forward(self, batch):
+            seen.append(batch["superpoints"].numpy().copy())
+            return super().forward(batch)
+
+    seg = segment_scene(Spy(), cloud, crop=SMALL_BLOCKS, min_points=1)
+    owner = block_owners(cloud.xyz[:, :2], seg.blocks)
+    assert len(seen) == len(seg.blocks) > 1
+    for block, sp in zip(seg.blocks, seen):
+        pairs = np.unique(np.stack([sp, owner[block.points]], 1), axis=0)
+        assert np.unique(pairs[:, 0]).size == pairs.shape[0]  # every superpoint within one core
+
+
 def test_segment_scene_scale_turns_millimetres_into_metres():
     seg_m = segment_scene(ComponentModel(), bars_cloud(), crop=SMALL_BLOCKS, min_points=1)
     seg_mm = segment_scene(ComponentModel(), bars_cloud(units=1000.0), scale=0.001, crop=SMALL_BLOCKS, min_points=1)

@@ -201,6 +201,14 @@ def test_config_taken_from_checkpoint_meta_else_required(ckpts, inputs, tmp_path
     assert "model from checkpoint meta" in capsys.readouterr().err
 
 
+def test_not_a_checkpoint_file_is_a_clear_error(inputs, tmp_path, capsys):
+    bad = tmp_path / "notes.pth"
+    bad.write_text("not a checkpoint")
+    rc = main([inputs["files"]["room.npy"], "--out", str(tmp_path), "--ckpt", str(bad)] + FAST)
+    assert rc == 2 and capsys.readouterr().err == f"error: {bad} is not a PyTorch checkpoint (neither a torch.save " \
+                                                  "zip archive nor a pickle)\n"
+
+
 def test_checkpoint_not_fitting_the_config_is_a_clear_error(ckpts, inputs, tmp_path, capsys):
     rc = main([inputs["files"]["room.npy"], "--out", str(tmp_path), "--ckpt", ckpts["meta"], "--config",
                os.path.join(ROOT, "configs", "scannetv2", "spherical_mask.yaml")] + FAST)

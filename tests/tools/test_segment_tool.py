@@ -25,6 +25,14 @@ TINY = os.path.join(ROOT, "configs", "testing", "tiny.yaml")
 FAST = ["--threads", "1", "--no-progress"]
 
 
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    """The tool's --threads sets torch's global thread count; keep it from leaking into other tests."""
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def ckpts(tmp_path_factory):
     """A sphmask training checkpoint of the tiny model (config in meta) and an official-style one (no config)."""

@@ -17,6 +17,7 @@ from sphmask.data.synthetic import generate_scene
 from sphmask.data.transforms import VoxelConfig
 from sphmask.engine.segment import SegmentationSetup, read_instances
 from sphmask.io import read_ply, write_ply
+from tests.conftest import num_threads
 from tests.engine.segment_stub import ComponentModel, bars_cloud
 from tools.segment import main, output_names
 
@@ -28,9 +29,8 @@ FAST = ["--threads", "1", "--no-progress"]
 @pytest.fixture(autouse=True)
 def _restore_threads():
     """The tool's --threads sets torch's global thread count; keep it from leaking into other tests."""
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
+    with num_threads(torch.get_num_threads()):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -74,12 +74,13 @@ def run(request, ckpts, inputs, tmp_path_factory):
     out = tmp_path_factory.mktemp(f"out_{request.param}")
     argv = list(inputs["files"].values()) + ["--ckpt", ckpts["meta"], "--out", str(out), "--block-size", "2",
                                              "--overlap", "0.5"] + FAST
-    if request.param == "tiny":
-        rc = main(argv + ["--set", "model.inference.npoint_thresh=5"])
-    else:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr("tools.segment.load_segmentation_model", stub_setup)
-            rc = main(argv)
+    with num_threads(torch.get_num_threads()):  # restores the count --threads changes
+        if request.param == "tiny":
+            rc = main(argv + ["--set", "model.inference.npoint_thresh=5"])
+        else:
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr("tools.segment.load_segmentation_model", stub_setup)
+                rc = main(argv)
     return rc, str(out), inputs
 
 

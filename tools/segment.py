@@ -13,6 +13,7 @@ NAME_summary.json (instances with class, score and point count; timing; blocks).
 reported in one line and skipped; the exit code is then 1. See docs/segment.md.
 """
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -88,17 +89,22 @@ def describe(exc: BaseException, path: str) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    if args.threads:
-        torch.set_num_threads(args.threads)
     try:
         if device == "cuda" and not torch.cuda.is_available():
             raise ValueError("--device cuda, but this torch has no usable CUDA device (torch.cuda.is_available() "
                              "is False)")
-        setup = load_segmentation_model(args.ckpt, args.config, args.set, device)
-        crop = CropSettings(max_points=args.max_points or setup.voxel.max_npoint, block_size=args.block_size,
-                            overlap=args.overlap, merge_iou=args.merge_iou)
-        if not (args.scale > 0 and args.scale < float("inf")):
+        if not 0 < args.scale < float("inf"):
             raise ValueError(f"--scale must be a positive number, got {args.scale}")
+        if args.threads is not None and args.threads < 1:
+            raise ValueError(f"--threads must be at least 1, got {args.threads}")
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        # built (and checked) before the slow model load; the default budget comes from the config
+        crop = CropSettings(block_size=args.block_size, overlap=args.overlap, merge_iou=args.merge_iou,
+                            **({} if args.max_points is None else {"max_points": args.max_points}))
+        setup = load_segmentation_model(args.ckpt, args.config, args.set, device)
+        if args.max_points is None:
+            crop = dataclasses.replace(crop, max_points=setup.voxel.max_npoint)
     except (CheckpointError, ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -111,11 +117,11 @@ def main(argv=None) -> int:
 
         bar = tqdm(total=len(inputs), desc="segment", unit="file", dynamic_ncols=True, disable=None)
 
-    def say(msg: str) -> None:
+    def say(msg: str, file=sys.stderr) -> None:
         if bar is not None:
-            bar.write(msg, file=sys.stderr)
+            bar.write(msg, file=file)
         else:
-            print(msg, file=sys.stderr)
+            print(msg, file=file)
 
     failed = []
     for path, name in inputs:
@@ -148,7 +154,7 @@ def main(argv=None) -> int:
             blocks = f", {len(seg.blocks)} blocks" if len(seg.blocks) > 1 else ""
             say(f"{path}: {cloud.num_points} points{blocks}, {len(kept)} instances -> "
                 f"{os.path.join(args.out, name)}_* ({time.perf_counter() - start:.1f} s, write "
-                f"{time.perf_counter() - t0:.1f} s)")
+                f"{time.perf_counter() - t0:.1f} s)", file=sys.stdout)
         except Exception as exc:  # one bad input must not stop the others
             failed.append(path)
             say(f"error: {describe(exc, path)}")

@@ -1,0 +1,179 @@
+"""Loading and saving model checkpoints (docs/checkpoints.md).
+
+Formats read:
+
+* official Spherical Mask / ISBNet: ``{"net": state_dict, "epoch": int, "optimizer"?: ...}``;
+* sphmask: the official layout plus ``meta``: ``{"net": state_dict, "epoch", "optimizer"?,
+  "meta": {"format": "sphmask", "version": 1, "config"?}}`` (training adds scheduler, scaler and
+  random-generator states for exact resumption, see sphmask/engine/trainer.py), so official tools
+  read our files too;
+* a bare state dict (every value a tensor).
+
+Files are read with ``torch.load(..., weights_only=True)`` (no code execution). Keys starting with
+``criterion.`` (the official model registers its criterion as a submodule) are dropped, as is a
+``module.`` prefix on every key (DistributedDataParallel). Loading never silently drops a tensor:
+
+* ``mode="full"`` with ``strict=True`` (default, for evaluation): one :class:`CheckpointError`
+  lists every missing, unexpected and shape-mismatched key; ``strict=False`` loads what matches
+  and reports the rest in the returned :class:`LoadReport`.
+* ``mode="backbone"``: loads exactly the backbone and the point-wise heads (an ISBNet
+  ``isbnet_pretrain.pth``-style file); all of them must be present with the right shapes, and the
+  report lists every other key of the file as skipped.
+"""
+import dataclasses
+import os
+import warnings
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+import torch
+from torch import nn
+
+FORMAT = "sphmask"
+VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be read or does not fit the model; the message lists every problem."""
+
+
+@dataclasses.dataclass
+class LoadReport:
+    """What :func:`load_checkpoint` did.
+
+    Attributes:
+        loaded: keys copied into the model.
+        missing: model keys the file lacks (left at their current values).
+        unexpected: file keys the model does not have.
+        mismatched: ``(key, file shape, model shape)`` of keys with different shapes (not loaded).
+        skipped: file keys deliberately not loaded (``mode="backbone"``: everything else).
+        dropped: ``criterion.*`` keys removed before matching.
+        epoch: the file's epoch, if any.
+    """
+
+    loaded: List[str]
+    missing: List[str]
+    unexpected: List[str]
+    mismatched: List[Tuple[str, Tuple[int, ...], Tuple[int, ...]]]
+    skipped: List[str]
+    dropped: List[str]
+    epoch: Optional[int]
+
+    def summary(self) -> str:
+        """One line per category that is not empty."""
+        parts = [f"loaded {len(self.loaded)} tensors" + (f" (epoch {self.epoch})" if self.epoch is not None else "")]
+        for name in ("missing", "unexpected", "skipped", "dropped"):
+            keys = getattr(self, name)
+            if keys:
+                parts.append(f"{name} ({len(keys)}): {', '.join(keys)}")
+        if self.mismatched:
+            parts.append(f"shape mismatch ({len(self.mismatched)}): " + ", ".join(
+                f"{k} file {list(a)} vs model {list(b)}" for k, a, b in self.mismatched))
+        return "\n".join(parts)
+
+
+def read_checkpoint(source: Union[str, os.PathLike, Mapping[str, Any]], map_location="cpu") -> Tuple[Dict[str, torch.Tensor], Dict[str, Any]]:
+    """Return ``(state_dict, meta)`` from a file path or an already loaded checkpoint object.
+
+    ``meta`` holds ``epoch`` and ``optimizer`` when present. Raises :class:`CheckpointError` for
+    unreadable files and unknown layouts.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        if not os.path.isfile(source):
+            raise CheckpointError(f"checkpoint file not found: {source}")
+        try:
+            obj = torch.load(source, map_location=map_location, weights_only=True)
+        except Exception as exc:  # torch raises several types (pickle, zip, unpickling policy)
+            raise CheckpointError(f"cannot read checkpoint {source} with weights_only=True: {exc}") from None
+    else:
+        obj = source
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"a checkpoint must be a dict, got {type(obj).__name__}")
+    if "net" in obj:
+        state, meta = obj["net"], {k: obj.get(k) for k in ("epoch", "optimizer")}
+    elif obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        state, meta = obj, {"epoch": None, "optimizer": None}
+    else:
+        raise CheckpointError("unknown checkpoint layout: expected {'net': state_dict, ...} (official and sphmask) "
+                              f"or a bare state dict; top-level keys: {sorted(obj)[:10]}")
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError("the checkpoint's state dict must map names to tensors")
+    state = dict(state)
+    if state and all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return state, meta
+
+
+def load_checkpoint(model: nn.Module, source, *, strict: bool = True, mode: str = "full",
+                    map_location="cpu") -> LoadReport:
+    """Load a checkpoint into ``model`` (see the module docstring for formats and modes).
+
+    Args:
+        model: a :class:`~sphmask.models.SphericalMask` (any ``nn.Module`` for ``mode="full"``).
+        source: path or loaded checkpoint object.
+        strict: ``mode="full"`` only; raise unless keys and shapes match exactly.
+        mode: ``"full"`` or ``"backbone"``.
+    Returns:
+        a :class:`LoadReport`.
+    """
+    if mode not in ("full", "backbone"):
+        raise ValueError(f"mode must be 'full' or 'backbone', got {mode!r}")
+    state, meta = read_checkpoint(source, map_location)
+    dropped = sorted(k for k in state if k.startswith("criterion."))
+    state = {k: v for k, v in state.items() if not k.startswith("criterion.")}
+    target = model.state_dict()
+    if mode == "backbone":
+        from sphmask.models.spherical_mask import BACKBONE_MODULES
+
+        wanted = {k for k in target if k.split(".", 1)[0] in BACKBONE_MODULES}
+        skipped = sorted(k for k in state if k not in wanted)
+        state = {k: v for k, v in state.items() if k in wanted}
+        strict_keys = wanted
+    else:
+        skipped = []
+        strict_keys = set(target)
+    missing = sorted(strict_keys - set(state))
+    unexpected = sorted(k for k in state if k not in target)
+    mismatched = [(k, tuple(v.shape), tuple(target[k].shape)) for k, v in state.items()
+                  if k in target and tuple(v.shape) != tuple(target[k].shape)]
+    if (strict or mode == "backbone") and (missing or unexpected or mismatched):
+        lines = [f"checkpoint does not fit the model ({'backbone' if mode == 'backbone' else 'strict'} loading):"]
+        lines += [f"  missing: {k} {list(target[k].shape)}" for k in missing]
+        lines += [f"  unexpected: {k} {list(state[k].shape)}" for k in unexpected]
+        lines += [f"  shape mismatch: {k} file {list(a)} vs model {list(b)}" for k, a, b in mismatched]
+        raise CheckpointError("\n".join(lines))
+    if missing or unexpected or mismatched:
+        warnings.warn(f"non-strict checkpoint load: {len(missing)} missing, {len(unexpected)} unexpected, "
+                      f"{len(mismatched)} shape-mismatched keys (see the returned LoadReport)", stacklevel=2)
+    bad = {k for k, _, _ in mismatched} | set(unexpected)
+    to_load = {k: v for k, v in state.items() if k not in bad}
+    model.load_state_dict(to_load, strict=False)
+    epoch = meta.get("epoch")
+    return LoadReport(loaded=sorted(to_load), missing=missing, unexpected=unexpected, mismatched=mismatched,
+                      skipped=skipped, dropped=dropped, epoch=None if epoch is None else int(epoch))
+
+
+def checkpoint_dict(model: nn.Module, epoch: Optional[int] = None, optimizer: Optional[torch.optim.Optimizer] = None,
+                    config: Optional[Mapping[str, Any]] = None, **extra: Any) -> Dict[str, Any]:
+    """The sphmask checkpoint object: ``{"net", "epoch", "optimizer"?, "meta": {format, version,
+    config?}, **extra}``; loadable with ``weights_only=True`` when ``extra`` holds only tensors,
+    numbers, strings and containers of them."""
+    from sphmask import __version__
+
+    raw = model.module if hasattr(model, "module") else model  # unwrap DistributedDataParallel
+    meta: Dict[str, Any] = {"format": FORMAT, "version": VERSION, "sphmask": __version__}
+    if config is not None:
+        meta["config"] = dict(config)
+    obj: Dict[str, Any] = {"net": raw.state_dict(), "epoch": epoch, "meta": meta}
+    if optimizer is not None:
+        obj["optimizer"] = optimizer.state_dict()
+    obj.update(extra)
+    return obj
+
+
+def save_checkpoint(path: Union[str, os.PathLike], model: nn.Module, epoch: Optional[int] = None,
+                    optimizer: Optional[torch.optim.Optimizer] = None, config: Optional[Mapping[str, Any]] = None,
+                    **extra: Any) -> None:
+    """Write :func:`checkpoint_dict` to ``path`` atomically (temporary file + rename)."""
+    from sphmask.io.atomic import save_pth
+
+    save_pth(checkpoint_dict(model, epoch, optimizer, config, **extra), os.fspath(path))

@@ -1,0 +1,84 @@
+"""Typed settings of the nested model config sections (``model.instance_head``, ``model.loss``,
+``model.inference``). Defaults are the official ScanNetV2 values; docs/model.md explains each.
+"""
+import dataclasses
+
+
+@dataclasses.dataclass
+class InstanceHeadSettings:
+    """Query branch sizes (official ``instance_head_cfg``).
+
+    Attributes:
+        dec_dim: query embedding width ``D`` (128).
+        num_dyco_layer: dynamic-convolution layers, 2 (official ScanNet model) or 3.
+        n_sample_pa1: seeds per scene from aggregator 1 (2048).
+        n_queries: queries per scene from aggregator 2 (256).
+        radius_scale: aggregator radii are ``0.2 * radius_scale`` and ``0.4 * radius_scale``.
+        neighbor: neighbours per ball query (aggregator 1 second grouping uses twice as many).
+    """
+
+    dec_dim: int = 128
+    num_dyco_layer: int = 2
+    n_sample_pa1: int = 2048
+    n_queries: int = 256
+    radius_scale: float = 1.0
+    neighbor: int = 32
+
+
+@dataclasses.dataclass
+class LossSettings:
+    """Training-loss composition (spec §6.2-§6.6); defaults are the official values.
+
+    Attributes:
+        pointwise_weight: factor of the point-wise losses next to the instance losses (0.25;
+            0 disables them, e.g. with a frozen backbone). Semantic-only training always uses 1.
+        eos_coef: class weight of "no object" in the query classification loss.
+        dup_gt: how often the GT set is tiled for the auxiliary one-to-many matching.
+        aux_weight: factor of the auxiliary (duplicated-GT) losses.
+        cost_class, cost_conf, cost_giou: Hungarian matching cost weights.
+        dice, bce, cls, iou, box, giou, rpm: weights of the instance losses (``rpm`` is the
+            official ``second_l1_loss``: RPM margin losses + L1 on rays and centre).
+    """
+
+    pointwise_weight: float = 0.25
+    eos_coef: float = 0.1
+    dup_gt: int = 4
+    aux_weight: float = 2.0
+    cost_class: float = 0.5
+    cost_conf: float = 0.2
+    cost_giou: float = 0.2
+    dice: float = 1.0
+    bce: float = 1.0
+    cls: float = 0.5
+    iou: float = 0.5
+    box: float = 0.5
+    giou: float = 0.5
+    rpm: float = 1.0
+
+
+@dataclasses.dataclass
+class InferenceSettings:
+    """Inference and post-processing (spec §5.2, §7). Official quirks are on by default.
+
+    Attributes:
+        clamp_centers: clamp the predicted centre coordinates at 0.01 before Mask Assembly, like
+            the official in-place clamp of the whole 28-vector (quirk; False = clamp rays only).
+        migration_scale: Mask Assembly tests ``ray >= r - migration_scale * rpm``; the official
+            code subtracts ``rpm`` twice (2.0, quirk; 1.0 is the paper's single migration).
+        topk_pre_nms: (query, class) pairs kept by score before NMS (official hard-codes 90).
+        npoint_thresh: minimum mask size, in voxels before NMS and in points at the end.
+        nms_topk: candidates kept by matrix NMS (it only rescores when fewer arrive).
+        nms_sigma: Gaussian decay of matrix NMS.
+        iterative_sampling: ISBNet-style query sampling in rounds over uncovered seeds (the
+            official evaluation turns it off; ours has the seed-coverage bookkeeping fixed).
+        max_dyco_elements: bound on the per-chunk dynamic-convolution input (memory only).
+    """
+
+    clamp_centers: bool = True
+    migration_scale: float = 2.0
+    topk_pre_nms: int = 90
+    npoint_thresh: int = 100
+    nms_topk: int = 200
+    nms_sigma: float = 2.0
+    iterative_sampling: bool = False
+    max_dyco_elements: int = 16_000_000

@@ -149,15 +149,24 @@ def machine_info(*versions: str) -> str:
     return f"{datetime.date.today()}: " + ", ".join(fields)
 
 
-def report(rows: List[Row], info: str, note: str, path: Optional[str], markers: Tuple[str, str],
+def torch_machine_info() -> str:
+    """:func:`machine_info` with the versions of torch (and its thread count), numpy and sphmask."""
+    import torch
+
+    import sphmask
+
+    return machine_info(f"torch {torch.__version__} ({torch.get_num_threads()} threads)", f"numpy {np.__version__}",
+                        f"sphmask {sphmask.__version__} ({sphmask.compiler_version()})")
+
+
+def report(table: str, info: str, note: str, path: Optional[str], markers: Tuple[str, str],
            heading: str) -> None:
-    """Print ``info`` (see :func:`machine_info`) and the table of ``rows``.
+    """Print ``info`` (see :func:`machine_info`) and the markdown ``table``.
 
     With ``path``, also write ``Measured <info>; <note>.`` and the table between the two ``markers``
     of that markdown file, or, when it has no such section yet, append them under ``## heading``
     (a missing file starts as ``# Benchmarks``). The file is replaced atomically.
     """
-    table = format_table(rows)
     print(info)
     print(table)
     if not path:

@@ -31,7 +31,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, ROOT)
 
-from _common import Row, machine_info, report, timeit  # noqa: E402
+from _common import Row, format_table, machine_info, report, timeit  # noqa: E402
 
 from sphmask.evaluation import (SCANNETV2, InstanceEvaluator, atomic_write, evaluate_directories,  # noqa: E402
                                 write_gt_file, write_submission)
@@ -177,8 +177,8 @@ def main():
         print("running the official script once ...", file=sys.stderr, flush=True)
         rows.append(process_row(case, "official evaluate_semantic_instance.py (process)", cmd, 1,
                                 note=args.official_note))
-    report(rows, machine_info(f"numpy {np.__version__}"), f"median of {args.repeats} runs (official: 1 run)",
-           args.write, (BEGIN, END), "Instance evaluation")
+    report(format_table(rows), machine_info(f"numpy {np.__version__}"),
+           f"median of {args.repeats} runs (official: 1 run)", args.write, (BEGIN, END), "Instance evaluation")
 
 
 if __name__ == "__main__":

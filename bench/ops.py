@@ -12,13 +12,8 @@ import importlib
 import os
 import sys
 
-import numpy
-import torch
-
-import sphmask
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import machine_info, report  # noqa: E402
+from _common import format_table, report, torch_machine_info  # noqa: E402
 
 BEGIN, END = "<!-- ops-begin -->", "<!-- ops-end -->"
 
@@ -42,9 +37,8 @@ def main():
     for g in groups:
         print(f"running {g} ...", file=sys.stderr, flush=True)
         rows += importlib.import_module(f"ops_{g}").run(args.sizes, args.repeats)
-    info = machine_info(f"torch {torch.__version__} ({torch.get_num_threads()} threads)", f"numpy {numpy.__version__}",
-                        f"sphmask {sphmask.__version__} ({sphmask.compiler_version()})")
-    report(rows, info, f"{args.repeats} timed runs each", args.write, (BEGIN, END), "Operators")
+    report(format_table(rows), torch_machine_info(), f"{args.repeats} timed runs each", args.write, (BEGIN, END),
+           "Operators")
 
 
 if __name__ == "__main__":

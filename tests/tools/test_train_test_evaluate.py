@@ -83,3 +83,19 @@ def test_checkpoint_of_another_config_fails_naming_the_keys(data, trained, tmp_p
 def test_unknown_config_key_lists_valid_keys():
     res = run("tools/train.py", CONFIG, "--set", "train.epochz=1", check=False)
     assert res.returncode != 0 and "unknown config key 'train.epochz'" in res.stderr and "epochs" in res.stderr
+
+
+@pytest.mark.slow
+def test_resumed_training_equals_uninterrupted_run_with_the_real_model(data, tmp_path):
+    common = [f"data.train.data_root={data / 'data'}", f"data.test.data_root={data / 'data'}"]
+    run("tools/train.py", CONFIG, "--skip-validate", "--work-dir", str(tmp_path / "full"), "--set", *common,
+        "train.epochs=2")
+    run("tools/train.py", CONFIG, "--skip-validate", "--work-dir", str(tmp_path / "split"), "--set", *common,
+        "train.epochs=1")
+    run("tools/train.py", CONFIG, "--skip-validate", "--work-dir", str(tmp_path / "split"), "--resume", "--set",
+        *common, "train.epochs=2")
+    full = torch.load(tmp_path / "full" / "latest.pth", weights_only=True)
+    split = torch.load(tmp_path / "split" / "latest.pth", weights_only=True)
+    assert full["epoch"] == split["epoch"] == 2
+    for k, v in full["net"].items():
+        assert torch.equal(v, split["net"][k]), k

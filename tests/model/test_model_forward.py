@@ -16,7 +16,9 @@ DEAD = ("inst_inside_mask", "norm", "inside_mask_head", "inst_mask_head_angular"
 
 
 def _model(tiny_config, **model_overrides):
+    """The tiny config with 4 semantic / 2 instance classes (stuff 0, 1) plus ``model_overrides``."""
     cfg = load_config(tiny_config)
+    cfg["model"].update(semantic_classes=4, instance_classes=2)
     for k, v in model_overrides.items():
         node = cfg["model"]
         *path, last = k.split(".")

@@ -223,7 +223,9 @@ def test_segment_scene_scale_turns_millimetres_into_metres():
 @pytest.fixture(scope="module")
 def tiny_model():
     torch.manual_seed(0)
-    cfg = load_config(os.path.join(ROOT, "configs", "testing", "tiny.yaml"), ["model.inference.npoint_thresh=5"])
+    # 4 semantic / 2 instance classes: with random weights some queries then predict an object class.
+    cfg = load_config(os.path.join(ROOT, "configs", "testing", "tiny.yaml"),
+                      ["model.inference.npoint_thresh=5", "model.semantic_classes=4", "model.instance_classes=2"])
     return sphmask.build_model(cfg).eval()
 
 

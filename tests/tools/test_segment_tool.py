@@ -37,7 +37,8 @@ def _restore_threads():
 def ckpts(tmp_path_factory):
     """A sphmask training checkpoint of the tiny model (config in meta) and an official-style one (no config)."""
     d = tmp_path_factory.mktemp("ckpt")
-    cfg = load_config(TINY)
+    # 4 semantic / 2 instance classes: with random weights some queries then predict an object class.
+    cfg = load_config(TINY, ["model.semantic_classes=4", "model.instance_classes=2"])
     torch.manual_seed(0)
     state = sphmask.build_model(cfg).state_dict()
     torch.save({"net": state, "epoch": 1, "meta": {"config": cfg}}, d / "tiny.pth")
@@ -205,7 +206,8 @@ def test_config_taken_from_checkpoint_meta_else_required(ckpts, inputs, tmp_path
     argv = [inputs["files"]["room.npy"], "--out", str(tmp_path)] + FAST
     assert main(argv + ["--ckpt", ckpts["official"]]) == 2
     assert "pass --config" in capsys.readouterr().err
-    assert main(argv + ["--ckpt", ckpts["official"], "--config", TINY]) == 0
+    assert main(argv + ["--ckpt", ckpts["official"], "--config", TINY, "--set", "model.semantic_classes=4",
+                        "model.instance_classes=2"]) == 0
     assert main(argv + ["--ckpt", ckpts["meta"]]) == 0
     assert "model from checkpoint meta" in capsys.readouterr().err
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CONFIG = os.path.join(ROOT, "configs", "testing", "synthetic_tiny.yaml")
+CONFIG = os.path.join(ROOT, "configs", "testing", "tiny.yaml")
 
 
 def run(*args, check=True):
@@ -40,7 +40,7 @@ def trained(data):
 @pytest.mark.slow
 def test_train_writes_log_with_config_and_a_resumable_checkpoint(trained):
     log = open(trained / "train.log").read()
-    assert "resolved config" in log and "synthetic_tiny.yaml" in log and "n_sample_pa1: 64" in log
+    assert "resolved config" in log and "tiny.yaml" in log and "n_sample_pa1: 64" in log
     assert "validation after epoch 1" in log
     ckpt = torch.load(trained / "latest.pth", weights_only=True)
     assert ckpt["epoch"] == 1 and {"net", "optimizer", "scheduler", "meta"} <= set(ckpt)

@@ -4,7 +4,7 @@
 
 Loads official Spherical Mask or sphmask checkpoints strictly (every key and shape must match;
 the error lists all mismatches). Prints the per-class AP / AP50 / AP25 table (ScanNet200 also
-head/common/tail) and mIoU / Acc / mAcc, and writes DIR/metrics.json. With --out, DIR also gets
+head/common/tail, S3DIS mPrec50 / mRec50) and mIoU / Acc / mAcc, and writes DIR/metrics.json. With --out, DIR also gets
 the ScanNet benchmark submission (<scene>.txt + predicted_masks/) and ply/<scene>.ply with
 instances coloured. Scenes without labels are exported and not evaluated.
 """
@@ -57,6 +57,9 @@ def main(argv=None) -> int:
     if out["semantic"] is not None:
         print(out["semantic"].format_table())
         metrics["semantic"] = out["semantic"].to_dict()
+    if out["s3dis"] is not None:
+        print(out["s3dis"].format_table())
+        metrics["s3dis"] = out["s3dis"].means()
     if out["unlabelled_scenes"]:
         print(f"{out['unlabelled_scenes']} scene(s) had no labels: predicted{' and exported' if args.out else ''}, "
               f"not evaluated")

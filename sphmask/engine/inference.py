@@ -41,15 +41,17 @@ def run_inference(model: torch.nn.Module, loader, device: torch.device, dataset:
         max_scenes: stop after this many scenes (quick checks).
 
     Returns:
-        ``{"instance": InstanceResults | None, "semantic": SemanticResults | None, "scenes": n,
+        ``{"instance": InstanceResults | None, "semantic": SemanticResults | None, "s3dis":
+        S3DISResults | None (mPrec50 / mRec50, S3DIS only), "scenes": n,
         "unlabelled_scenes": n, "seconds_per_scene": float, "instances_per_scene": {scan_id: n}}``.
     """
-    from sphmask.evaluation import InstanceEvaluator, SemanticEvaluator, write_submission
+    from sphmask.evaluation import InstanceEvaluator, S3DISEvaluator, SemanticEvaluator, write_submission
 
     model.eval()
     inst_eval = InstanceEvaluator(dataset) if evaluate else None
+    s3dis_eval = S3DISEvaluator() if evaluate and dataset == "s3dis" else None
     sem_eval = SemanticEvaluator(semantic_class_names) if evaluate and semantic_class_names else None
-    ds = loader.dataset
+    ds = getattr(loader, "dataset", None)
     originals = {}
     if out_dir is not None and hasattr(ds, "filenames"):
         originals = {ds.scan_id(f): f for f in ds.filenames}
@@ -79,6 +81,8 @@ def run_inference(model: torch.nn.Module, loader, device: torch.device, dataset:
                 inst_eval.add_scene(scan_id, instances, semantic_labels=sem, instance_labels=ins)
                 if sem_eval is not None:
                     sem_eval.update(_to_numpy(res["semantic_pred"]), sem)
+                if s3dis_eval is not None:
+                    s3dis_eval.add_scene(instances, sem, ins)
             elif not labelled:
                 n_unlabelled += 1
             if out_dir is not None:
@@ -98,6 +102,7 @@ def run_inference(model: torch.nn.Module, loader, device: torch.device, dataset:
     return {
         "instance": inst_eval.evaluate() if has_gt else None,
         "semantic": sem_eval.evaluate() if sem_eval is not None and has_gt else None,
+        "s3dis": s3dis_eval.evaluate() if s3dis_eval is not None and has_gt else None,
         "scenes": n_scenes,
         "unlabelled_scenes": n_unlabelled,
         "seconds_per_scene": elapsed / max(n_scenes, 1),

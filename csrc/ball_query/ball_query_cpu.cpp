@@ -124,6 +124,14 @@ void collect_hits(const SceneGrid& g, const float* center, float r2, std::vector
   }
 }
 
+bool all_finite(const float* v, int64_t n) {
+  bool ok = true;
+  for (int64_t i = 0; i < n; ++i) {
+    ok &= std::isfinite(v[i]);
+  }
+  return ok;
+}
+
 std::tuple<at::Tensor, at::Tensor> ball_query_cpu(const at::Tensor& xyz_in, const at::Tensor& offsets_in,
                                                   const at::Tensor& centers_in,
                                                   const at::Tensor& center_offsets_in, double radius,
@@ -141,6 +149,13 @@ std::tuple<at::Tensor, at::Tensor> ball_query_cpu(const at::Tensor& xyz_in, cons
   for (int64_t b = 0; b < num_scenes; ++b) {
     TORCH_CHECK(po[b] <= po[b + 1] && qo[b] <= qo[b + 1], "ball_query: offsets must be non-decreasing");
   }
+
+  // A NaN would reach float-to-int casts of cell coordinates; the Python wrapper rejects it
+  // first, this guards direct calls of the op.
+  TORCH_CHECK_VALUE(all_finite(xyz.data_ptr<float>(), 3 * xyz.size(0)),
+                    "ball_query: xyz contains NaN or inf values; expected finite numbers");
+  TORCH_CHECK_VALUE(all_finite(centers.data_ptr<float>(), 3 * q_total),
+                    "ball_query: centers contains NaN or inf values; expected finite numbers");
 
   at::Tensor idx = at::empty({q_total, k}, xyz.options().dtype(at::kLong));
   at::Tensor counts = at::empty({q_total}, xyz.options().dtype(at::kInt));

@@ -143,7 +143,7 @@ std::vector<int64_t> count_points(const int64_t* point2voxel, int64_t n, int64_t
   std::vector<int64_t> counts(m, 0);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t v = point2voxel[i];
-    TORCH_CHECK(v >= 0 && v < m, "voxel_mean: point2voxel[", i, "] = ", v, " is outside [0, ",
+    TORCH_CHECK_VALUE(v >= 0 && v < m, "voxel_mean: point2voxel[", i, "] = ", v, " is outside [0, ",
                 m, ")");
     ++counts[v];
   }

@@ -5,12 +5,17 @@ runs them all in one process and prints (or writes) one table, so every ratio co
 implementations measured side by side on the same machine state.
 """
 import dataclasses
+import datetime
 import math
+import os
+import platform
 import statistics
 import time
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
+
+from sphmask.io.atomic import write_text
 
 
 @dataclasses.dataclass
@@ -129,3 +134,48 @@ def format_table(rows: List[Row]) -> str:
         out.append(f"| {r.group} | {r.case} | {r.impl} | {r.median_ms:.2f} | {r.min_ms:.2f} | "
                    f"{r.max_ms:.2f} | {peak} | {ratio:.2f} | {r.note} |")
     return "\n".join(out)
+
+
+def machine_info(*versions: str) -> str:
+    """``"<date>: <CPU model>, <n> cores, <versions...>, Python <version>"``, the line printed
+    above a results table; ``versions`` are entries such as ``"numpy 2.4.0"``."""
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    fields = [cpu, f"{os.cpu_count()} cores", *versions, f"Python {platform.python_version()}"]
+    return f"{datetime.date.today()}: " + ", ".join(fields)
+
+
+def torch_machine_info() -> str:
+    """:func:`machine_info` with the versions of torch (and its thread count), numpy and sphmask."""
+    import torch
+
+    import sphmask
+
+    return machine_info(f"torch {torch.__version__} ({torch.get_num_threads()} threads)", f"numpy {np.__version__}",
+                        f"sphmask {sphmask.__version__} ({sphmask.compiler_version()})")
+
+
+def report(table: str, info: str, note: str, path: Optional[str], markers: Tuple[str, str],
+           heading: str) -> None:
+    """Print ``info`` (see :func:`machine_info`) and the markdown ``table``.
+
+    With ``path``, also write ``Measured <info>; <note>.`` and the table between the two ``markers``
+    of that markdown file, or, when it has no such section yet, append them under ``## heading``
+    (a missing file starts as ``# Benchmarks``). The file is replaced atomically.
+    """
+    print(info)
+    print(table)
+    if not path:
+        return
+    begin, end = markers
+    section = f"{begin}\nMeasured {info}; {note}.\n\n{table}\n{end}"
+    text = open(path, encoding="utf-8").read() if os.path.exists(path) else "# Benchmarks\n\n"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + section + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + f"\n\n## {heading}\n\n" + section + "\n"
+    write_text(text, path)

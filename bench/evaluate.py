@@ -16,9 +16,7 @@ DIR (default: a temporary directory) and reused. Rows:
   part of this repository; the Python that runs it must provide numpy).
 """
 import argparse
-import datetime
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -33,7 +31,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, ROOT)
 
-from _common import Row, format_table, timeit  # noqa: E402
+from _common import Row, format_table, machine_info, report, timeit  # noqa: E402
 
 from sphmask.evaluation import (SCANNETV2, InstanceEvaluator, atomic_write, evaluate_directories,  # noqa: E402
                                 write_gt_file, write_submission)
@@ -123,17 +121,6 @@ def in_memory(num_scenes: int, seed: int = 0):
     return run
 
 
-def machine_info() -> str:
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (f"{datetime.date.today()}: {cpu}, {os.cpu_count()} cores, numpy {np.__version__}, "
-            f"Python {platform.python_version()}")
-
-
 def process_row(case, impl, cmd, repeats, note=""):
     """Wall time of ``cmd`` run ``repeats`` times; the note adds the median run's CPU time
     (user + system), which other load on the machine disturbs less than wall time."""
@@ -190,18 +177,8 @@ def main():
         print("running the official script once ...", file=sys.stderr, flush=True)
         rows.append(process_row(case, "official evaluate_semantic_instance.py (process)", cmd, 1,
                                 note=args.official_note))
-    table = format_table(rows)
-    info = machine_info()
-    print(info)
-    print(table)
-    if args.write:
-        section = f"{BEGIN}\nMeasured {info}; median of {args.repeats} runs (official: 1 run).\n\n{table}\n{END}"
-        text = open(args.write).read() if os.path.exists(args.write) else "# Benchmarks\n\n"
-        if BEGIN in text and END in text:
-            text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-        else:
-            text = text.rstrip("\n") + "\n\n## Instance evaluation\n\n" + section + "\n"
-        atomic_write(args.write, text)
+    report(format_table(rows), machine_info(f"numpy {np.__version__}"),
+           f"median of {args.repeats} runs (official: 1 run)", args.write, (BEGIN, END), "Instance evaluation")
 
 
 if __name__ == "__main__":

@@ -20,8 +20,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spconv.pytorch as spconv  # noqa: E402
-from _common import _status_kib  # noqa: E402
-from ops import machine_info  # noqa: E402
+from _common import _status_kib, report, torch_machine_info  # noqa: E402
 
 import sphmask  # noqa: E402
 from sphmask import ops  # noqa: E402
@@ -144,26 +143,13 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     rows = run(args.sizes, args.repeats)
-    table = format_table(rows)
-    info = machine_info()
-    print(info)
-    print(table)
-    if args.write:
-        section = (f"{BEGIN}\nMeasured {info}; eval mode, `torch.no_grad`, CPU, {args.repeats} timed runs each "
-                   f"(median seconds per stage). Stages: `voxelize` = `sphmask.ops.voxelize` + voxel means and "
-                   f"superpoint renumbering; `heads` = point-wise heads, foreground filter, superpoint pooling, "
-                   f"mask tower, query heads and controller; `rpm` = dynamic convolution. The bare U-Net "
-                   f"(`input_conv`, `unet`, `output_layer`) is timed in the same run on the same voxels.\n\n"
-                   f"{table}\n{END}")
-        text = open(args.write).read() if os.path.exists(args.write) else "# Benchmarks\n\n"
-        if BEGIN in text and END in text:
-            text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-        else:
-            text = text.rstrip("\n") + "\n\n## Model\n\n" + section + "\n"
-        tmp = args.write + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, args.write)
+    report(format_table(rows), torch_machine_info(),
+           f"eval mode, `torch.no_grad`, CPU, {args.repeats} timed runs each "
+           f"(median seconds per stage). Stages: `voxelize` = `sphmask.ops.voxelize` + voxel means and "
+           f"superpoint renumbering; `heads` = point-wise heads, foreground filter, superpoint pooling, "
+           f"mask tower, query heads and controller; `rpm` = dynamic convolution. The bare U-Net "
+           f"(`input_conv`, `unet`, `output_layer`) is timed in the same run on the same voxels",
+           args.write, (BEGIN, END), "Model")
 
 
 if __name__ == "__main__":

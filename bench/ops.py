@@ -7,34 +7,15 @@ Every ``bench/ops_<group>.py`` module provides ``run(sizes, repeats) -> list[Row
 FILE (docs/benchmarks.md).
 """
 import argparse
-import datetime
 import glob
 import importlib
 import os
-import platform
 import sys
 
-import torch
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import format_table  # noqa: E402
+from _common import format_table, report, torch_machine_info  # noqa: E402
 
 BEGIN, END = "<!-- ops-begin -->", "<!-- ops-end -->"
-
-
-def machine_info() -> str:
-    import numpy
-    import sphmask
-
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (f"{datetime.date.today()}: {cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads), numpy {numpy.__version__}, "
-            f"sphmask {sphmask.__version__} ({sphmask.compiler_version()}), Python {platform.python_version()}")
 
 
 def main():
@@ -56,21 +37,8 @@ def main():
     for g in groups:
         print(f"running {g} ...", file=sys.stderr, flush=True)
         rows += importlib.import_module(f"ops_{g}").run(args.sizes, args.repeats)
-    table = format_table(rows)
-    info = machine_info()
-    print(info)
-    print(table)
-    if args.write:
-        section = f"{BEGIN}\nMeasured {info}; {args.repeats} timed runs each.\n\n{table}\n{END}"
-        text = open(args.write).read() if os.path.exists(args.write) else "# Benchmarks\n\n"
-        if BEGIN in text and END in text:
-            text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-        else:
-            text = text.rstrip("\n") + "\n\n## Operators\n\n" + section + "\n"
-        tmp = args.write + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, args.write)
+    report(format_table(rows), torch_machine_info(), f"{args.repeats} timed runs each", args.write, (BEGIN, END),
+           "Operators")
 
 
 if __name__ == "__main__":

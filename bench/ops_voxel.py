@@ -23,6 +23,15 @@ def torch_unique_mean(coords: torch.Tensor, feats: torch.Tensor):
     return sums / torch.bincount(inverse, minlength=uniq.shape[0]).unsqueeze(1)
 
 
+def packed_unique_mean(coords: torch.Tensor, feats: torch.Tensor):
+    """The faster torch.unique formulation: one int64 key per voxel (21 bits per axis) instead of rows."""
+    c = coords.long()
+    key = (c[:, 0] << 63 - 8) | (c[:, 1] << 42) | (c[:, 2] << 21) | c[:, 3]
+    uniq, inverse = torch.unique(key, return_inverse=True)
+    sums = torch.zeros(uniq.shape[0], feats.shape[1]).index_add_(0, inverse, feats)
+    return sums / torch.bincount(inverse, minlength=uniq.shape[0]).unsqueeze(1)
+
+
 def run(sizes, repeats):
     from sphmask.ops import voxel_mean, voxelize
 
@@ -50,6 +59,9 @@ def run(sizes, repeats):
                         note=f"{m} voxels"))
         got = torch_unique_mean(coords, feats).shape[0]
         rows.append(row(GROUP, case, "torch.unique(dim=0) + index_add_", lambda: torch_unique_mean(coords, feats),
+                        repeats, memory=True, note=f"{got} voxels"))
+        got = packed_unique_mean(coords, feats).shape[0]
+        rows.append(row(GROUP, case, "torch.unique(int64 key) + index_add_", lambda: packed_unique_mean(coords, feats),
                         repeats, memory=True, note=f"{got} voxels"))
         if PointToVoxel is not None:
             _, point2voxel = voxelize(coords)

@@ -3,7 +3,10 @@
 Formats read:
 
 * official Spherical Mask / ISBNet: ``{"net": state_dict, "epoch": int, "optimizer"?: ...}``;
-* sphmask: ``{"format": "sphmask", "version": 1, "model": state_dict, "epoch"?, "optimizer"?}``;
+* sphmask: the official layout plus ``meta``: ``{"net": state_dict, "epoch", "optimizer"?,
+  "meta": {"format": "sphmask", "version": 1, "config"?}}`` (training adds scheduler, scaler and
+  random-generator states for exact resumption, see sphmask/engine/trainer.py), so official tools
+  read our files too;
 * a bare state dict (every value a tensor).
 
 Files are read with ``torch.load(..., weights_only=True)`` (no code execution). Keys starting with
@@ -85,15 +88,13 @@ def read_checkpoint(source: Union[str, os.PathLike, Mapping[str, Any]], map_loca
         obj = source
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"a checkpoint must be a dict, got {type(obj).__name__}")
-    if obj.get("format") == FORMAT:
-        state, meta = obj.get("model"), {k: obj.get(k) for k in ("epoch", "optimizer")}
-    elif "net" in obj:
+    if "net" in obj:
         state, meta = obj["net"], {k: obj.get(k) for k in ("epoch", "optimizer")}
     elif obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         state, meta = obj, {"epoch": None, "optimizer": None}
     else:
-        raise CheckpointError("unknown checkpoint layout: expected {'net': state_dict, ...} (official), "
-                              f"{{'format': 'sphmask', 'model': ...}} or a bare state dict; top-level keys: {sorted(obj)[:10]}")
+        raise CheckpointError("unknown checkpoint layout: expected {'net': state_dict, ...} (official and sphmask) "
+                              f"or a bare state dict; top-level keys: {sorted(obj)[:10]}")
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError("the checkpoint's state dict must map names to tensors")
     state = dict(state)
@@ -151,15 +152,28 @@ def load_checkpoint(model: nn.Module, source, *, strict: bool = True, mode: str 
                       skipped=skipped, dropped=dropped, epoch=None if epoch is None else int(epoch))
 
 
-def save_checkpoint(path: Union[str, os.PathLike], model: nn.Module, epoch: Optional[int] = None,
-                    optimizer: Optional[torch.optim.Optimizer] = None) -> None:
-    """Write ``{"format": "sphmask", "version": 1, "model", "epoch", "optimizer"?}`` atomically.
+def checkpoint_dict(model: nn.Module, epoch: Optional[int] = None, optimizer: Optional[torch.optim.Optimizer] = None,
+                    config: Optional[Mapping[str, Any]] = None, **extra: Any) -> Dict[str, Any]:
+    """The sphmask checkpoint object: ``{"net", "epoch", "optimizer"?, "meta": {format, version,
+    config?}, **extra}``; loadable with ``weights_only=True`` when ``extra`` holds only tensors,
+    numbers, strings and containers of them."""
+    from sphmask import __version__
 
-    The file loads with ``weights_only=True`` (tensors, numbers and strings only).
-    """
-    obj = {"format": FORMAT, "version": VERSION, "model": model.state_dict(), "epoch": epoch}
+    raw = model.module if hasattr(model, "module") else model  # unwrap DistributedDataParallel
+    meta: Dict[str, Any] = {"format": FORMAT, "version": VERSION, "sphmask": __version__}
+    if config is not None:
+        meta["config"] = dict(config)
+    obj: Dict[str, Any] = {"net": raw.state_dict(), "epoch": epoch, "meta": meta}
     if optimizer is not None:
         obj["optimizer"] = optimizer.state_dict()
-    tmp = f"{path}.tmp"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    obj.update(extra)
+    return obj
+
+
+def save_checkpoint(path: Union[str, os.PathLike], model: nn.Module, epoch: Optional[int] = None,
+                    optimizer: Optional[torch.optim.Optimizer] = None, config: Optional[Mapping[str, Any]] = None,
+                    **extra: Any) -> None:
+    """Write :func:`checkpoint_dict` to ``path`` atomically (temporary file + rename)."""
+    from sphmask.io.atomic import save_pth
+
+    save_pth(checkpoint_dict(model, epoch, optimizer, config, **extra), os.fspath(path))

@@ -1,6 +1,9 @@
 // Per-element logic of ball_query, shared by the CPU kernel (grid search) and the CUDA kernel
-// (scan of the centre's scene in index order).
+// (scan of the centre's scene in index order), and the argument checks of both entry points.
 #pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/util/Exception.h>
 
 #include <cstdint>
 
@@ -67,6 +70,20 @@ SPHMASK_HD void pad_row(int64_t* row, int64_t count, int64_t k) {
   for (int64_t j = count; j < k; ++j) {
     row[j] = fill;
   }
+}
+
+// Host-side argument checks shared by the CPU and CUDA entry points (the Python wrapper checks
+// first with friendlier messages; these guard direct torch.ops.sphmask calls).
+inline void check_args(const at::Tensor& xyz, const at::Tensor& offsets, const at::Tensor& centers,
+                       const at::Tensor& center_offsets, int64_t k) {
+  TORCH_CHECK(xyz.dim() == 2 && xyz.size(1) == 3 && xyz.scalar_type() == at::kFloat,
+              "ball_query: xyz must be float32 [N, 3]");
+  TORCH_CHECK(centers.dim() == 2 && centers.size(1) == 3 && centers.scalar_type() == at::kFloat,
+              "ball_query: centers must be float32 [Q, 3]");
+  TORCH_CHECK(offsets.dim() == 1 && center_offsets.dim() == 1 &&
+                  offsets.size(0) == center_offsets.size(0) && offsets.size(0) >= 1,
+              "ball_query: offsets and center_offsets must both be [B + 1]");
+  TORCH_CHECK(k >= 1, "ball_query: k must be >= 1, got ", k);
 }
 
 }  // namespace ball_query

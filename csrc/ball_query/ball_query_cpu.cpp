@@ -124,18 +124,19 @@ void collect_hits(const SceneGrid& g, const float* center, float r2, std::vector
   }
 }
 
+bool all_finite(const float* v, int64_t n) {
+  bool ok = true;
+  for (int64_t i = 0; i < n; ++i) {
+    ok &= std::isfinite(v[i]);
+  }
+  return ok;
+}
+
 std::tuple<at::Tensor, at::Tensor> ball_query_cpu(const at::Tensor& xyz_in, const at::Tensor& offsets_in,
                                                   const at::Tensor& centers_in,
                                                   const at::Tensor& center_offsets_in, double radius,
                                                   int64_t k) {
-  TORCH_CHECK(xyz_in.dim() == 2 && xyz_in.size(1) == 3 && xyz_in.scalar_type() == at::kFloat,
-              "ball_query: xyz must be float32 [N, 3]");
-  TORCH_CHECK(centers_in.dim() == 2 && centers_in.size(1) == 3 && centers_in.scalar_type() == at::kFloat,
-              "ball_query: centers must be float32 [Q, 3]");
-  TORCH_CHECK(offsets_in.dim() == 1 && center_offsets_in.dim() == 1 &&
-                  offsets_in.size(0) == center_offsets_in.size(0) && offsets_in.size(0) >= 1,
-              "ball_query: offsets and center_offsets must both be [B + 1]");
-  TORCH_CHECK(k >= 1, "ball_query: k must be >= 1, got ", k);
+  check_args(xyz_in, offsets_in, centers_in, center_offsets_in, k);
   const at::Tensor xyz = xyz_in.contiguous();
   const at::Tensor centers = centers_in.contiguous();
   const at::Tensor offsets = offsets_in.to(at::kLong).contiguous();
@@ -148,6 +149,13 @@ std::tuple<at::Tensor, at::Tensor> ball_query_cpu(const at::Tensor& xyz_in, cons
   for (int64_t b = 0; b < num_scenes; ++b) {
     TORCH_CHECK(po[b] <= po[b + 1] && qo[b] <= qo[b + 1], "ball_query: offsets must be non-decreasing");
   }
+
+  // A NaN would reach float-to-int casts of cell coordinates; the Python wrapper rejects it
+  // first, this guards direct calls of the op.
+  TORCH_CHECK_VALUE(all_finite(xyz.data_ptr<float>(), 3 * xyz.size(0)),
+                    "ball_query: xyz contains NaN or inf values; expected finite numbers");
+  TORCH_CHECK_VALUE(all_finite(centers.data_ptr<float>(), 3 * q_total),
+                    "ball_query: centers contains NaN or inf values; expected finite numbers");
 
   at::Tensor idx = at::empty({q_total, k}, xyz.options().dtype(at::kLong));
   at::Tensor counts = at::empty({q_total}, xyz.options().dtype(at::kInt));

@@ -37,14 +37,7 @@ std::tuple<at::Tensor, at::Tensor> ball_query_cuda(const at::Tensor& xyz_in, con
                                                    const at::Tensor& centers_in,
                                                    const at::Tensor& center_offsets_in, double radius,
                                                    int64_t k) {
-  TORCH_CHECK(xyz_in.dim() == 2 && xyz_in.size(1) == 3 && xyz_in.scalar_type() == at::kFloat,
-              "ball_query: xyz must be float32 [N, 3]");
-  TORCH_CHECK(centers_in.dim() == 2 && centers_in.size(1) == 3 && centers_in.scalar_type() == at::kFloat,
-              "ball_query: centers must be float32 [Q, 3]");
-  TORCH_CHECK(offsets_in.dim() == 1 && center_offsets_in.dim() == 1 &&
-                  offsets_in.size(0) == center_offsets_in.size(0) && offsets_in.size(0) >= 1,
-              "ball_query: offsets and center_offsets must both be [B + 1]");
-  TORCH_CHECK(k >= 1, "ball_query: k must be >= 1, got ", k);
+  check_args(xyz_in, offsets_in, centers_in, center_offsets_in, k);
   c10::cuda::CUDAGuard guard(xyz_in.device());
   const at::Tensor xyz = xyz_in.contiguous();
   const at::Tensor centers = centers_in.contiguous();

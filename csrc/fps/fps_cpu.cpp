@@ -351,32 +351,18 @@ void sample_scene(const float* xyz, int64_t start, int64_t n, int64_t m, bool sk
 
 at::Tensor furthest_point_sample_cpu(const at::Tensor& xyz, const at::Tensor& offsets,
                                      const at::Tensor& num_samples, bool skip_near_origin) {
-  TORCH_CHECK(xyz.scalar_type() == at::kFloat && xyz.dim() == 2 && xyz.size(1) == 3,
-              "furthest_point_sample: xyz must be float32 [N, 3], got ", xyz.scalar_type(), " ",
-              xyz.sizes());
-  TORCH_CHECK(offsets.scalar_type() == at::kLong && offsets.dim() == 1 && offsets.numel() >= 1,
-              "furthest_point_sample: offsets must be int64 [B+1], got ", offsets.scalar_type(), " ",
-              offsets.sizes());
-  const int64_t num_scenes = offsets.numel() - 1;
-  TORCH_CHECK(num_samples.scalar_type() == at::kLong && num_samples.dim() == 1 &&
-                  num_samples.numel() == num_scenes,
-              "furthest_point_sample: num_samples must be int64 [B] with B = ", num_scenes,
-              ", got ", num_samples.scalar_type(), " ", num_samples.sizes());
+  const int64_t num_scenes = check_args(xyz, offsets, num_samples);
   const at::Tensor pts = xyz.contiguous();
   const at::Tensor off = offsets.contiguous();
   const at::Tensor cnt = num_samples.contiguous();
   const int64_t* o = off.data_ptr<int64_t>();
   const int64_t* c = cnt.data_ptr<int64_t>();
-  TORCH_CHECK(o[0] == 0 && o[num_scenes] == pts.size(0),
-              "furthest_point_sample: offsets must run from 0 to N = ", pts.size(0));
+  check_scene_sizes(o, c, num_scenes, pts.size(0));
   std::vector<int64_t> out_begin(num_scenes + 1, 0);
   for (int64_t b = 0; b < num_scenes; ++b) {
     const int64_t n = o[b + 1] - o[b];
-    TORCH_CHECK(n >= 0, "furthest_point_sample: offsets must be non-decreasing");
     TORCH_CHECK(n <= std::numeric_limits<int32_t>::max(),
                 "furthest_point_sample: scene ", b, " has ", n, " points, more than 2^31 - 1");
-    TORCH_CHECK_VALUE(c[b] >= 0 && c[b] <= n, "furthest_point_sample: scene ", b, " has ", n,
-                " points but ", c[b], " samples were requested");
     out_begin[b + 1] = out_begin[b] + c[b];
   }
   at::Tensor out = at::empty({out_begin[num_scenes]}, pts.options().dtype(at::kLong));

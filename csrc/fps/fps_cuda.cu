@@ -24,12 +24,8 @@ constexpr int kWarp = 32;
 // real squared distance, and also the initial best of each thread.
 constexpr float kNever = -1.f;
 
-// Reduces (v, i) over the block under `better`; every thread returns the winner.
-__device__ void block_argmax(float& v, int64_t& i) {
-  __shared__ float warp_v[kMaxThreads / kWarp];
-  __shared__ int64_t warp_i[kMaxThreads / kWarp];
-  const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
-  const int num_warps = blockDim.x / kWarp;
+// Reduces (v, i) over the warp under `better`; lane 0 ends with the winner.
+__device__ void warp_argmax(float& v, int64_t& i) {
   for (int step = kWarp / 2; step > 0; step /= 2) {
     const float ov = __shfl_down_sync(0xffffffffu, v, step);
     const int64_t oi = __shfl_down_sync(0xffffffffu, i, step);
@@ -38,6 +34,15 @@ __device__ void block_argmax(float& v, int64_t& i) {
       i = oi;
     }
   }
+}
+
+// Reduces (v, i) over the block under `better`; every thread returns the winner.
+__device__ void block_argmax(float& v, int64_t& i) {
+  __shared__ float warp_v[kMaxThreads / kWarp];
+  __shared__ int64_t warp_i[kMaxThreads / kWarp];
+  const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
+  const int num_warps = blockDim.x / kWarp;
+  warp_argmax(v, i);
   if (lane == 0) {
     warp_v[warp] = v;
     warp_i[warp] = i;
@@ -46,14 +51,7 @@ __device__ void block_argmax(float& v, int64_t& i) {
   if (warp == 0) {
     v = lane < num_warps ? warp_v[lane] : kNever;
     i = lane < num_warps ? warp_i[lane] : std::numeric_limits<int64_t>::max();
-    for (int step = kWarp / 2; step > 0; step /= 2) {
-      const float ov = __shfl_down_sync(0xffffffffu, v, step);
-      const int64_t oi = __shfl_down_sync(0xffffffffu, i, step);
-      if (better(ov, oi, v, i)) {
-        v = ov;
-        i = oi;
-      }
-    }
+    warp_argmax(v, i);
     if (lane == 0) {
       warp_v[0] = v;
       warp_i[0] = i;
@@ -103,17 +101,7 @@ __global__ void fps_kernel(const float* __restrict__ xyz, const int64_t* __restr
 
 at::Tensor furthest_point_sample_cuda(const at::Tensor& xyz_in, const at::Tensor& offsets_in,
                                       const at::Tensor& num_samples_in, bool skip_near_origin) {
-  TORCH_CHECK(xyz_in.scalar_type() == at::kFloat && xyz_in.dim() == 2 && xyz_in.size(1) == 3,
-              "furthest_point_sample: xyz must be float32 [N, 3], got ", xyz_in.scalar_type(), " ",
-              xyz_in.sizes());
-  TORCH_CHECK(offsets_in.scalar_type() == at::kLong && offsets_in.dim() == 1 && offsets_in.numel() >= 1,
-              "furthest_point_sample: offsets must be int64 [B+1], got ", offsets_in.scalar_type(), " ",
-              offsets_in.sizes());
-  const int64_t num_scenes = offsets_in.numel() - 1;
-  TORCH_CHECK(num_samples_in.scalar_type() == at::kLong && num_samples_in.dim() == 1 &&
-                  num_samples_in.numel() == num_scenes,
-              "furthest_point_sample: num_samples must be int64 [B] with B = ", num_scenes, ", got ",
-              num_samples_in.scalar_type(), " ", num_samples_in.sizes());
+  const int64_t num_scenes = check_args(xyz_in, offsets_in, num_samples_in);
   c10::cuda::CUDAGuard guard(xyz_in.device());
   const at::Tensor xyz = xyz_in.contiguous();
   // Output sizes are needed on the host anyway; the checks below use the same copies.
@@ -121,19 +109,14 @@ at::Tensor furthest_point_sample_cuda(const at::Tensor& xyz_in, const at::Tensor
   const at::Tensor counts_host = num_samples_in.cpu().contiguous();
   const int64_t* o = offsets_host.data_ptr<int64_t>();
   const int64_t* c = counts_host.data_ptr<int64_t>();
-  TORCH_CHECK(o[0] == 0 && o[num_scenes] == xyz.size(0),
-              "furthest_point_sample: offsets must run from 0 to N = ", xyz.size(0));
+  check_scene_sizes(o, c, num_scenes, xyz.size(0));
   at::Tensor out_offsets_host = at::empty({num_scenes + 1}, offsets_host.options());
   int64_t* oo = out_offsets_host.data_ptr<int64_t>();
   oo[0] = 0;
   int64_t max_points = 0;
   for (int64_t b = 0; b < num_scenes; ++b) {
-    const int64_t n = o[b + 1] - o[b];
-    TORCH_CHECK(n >= 0, "furthest_point_sample: offsets must be non-decreasing");
-    TORCH_CHECK_VALUE(c[b] >= 0 && c[b] <= n, "furthest_point_sample: scene ", b, " has ", n,
-                " points but ", c[b], " samples were requested");
     oo[b + 1] = oo[b] + c[b];
-    max_points = std::max(max_points, n);
+    max_points = std::max(max_points, o[b + 1] - o[b]);
   }
   at::Tensor out = at::empty({oo[num_scenes]}, xyz.options().dtype(at::kLong));
   if (oo[num_scenes] == 0) return out;

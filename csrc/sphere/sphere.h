@@ -196,6 +196,15 @@ inline void check_float_rows(const at::Tensor& t, const char* name, int64_t rows
               t.sizes());
 }
 
+// The start of every entry point: checks points [S, 3] and centers [Q, 3], returns the grid.
+inline Grid check_inputs(const at::Tensor& points, const at::Tensor& centers, int64_t n_azimuth,
+                         int64_t n_polar) {
+  const Grid grid = make_grid(n_azimuth, n_polar);
+  check_float_rows(points, "points", -1, 3);
+  check_float_rows(centers, "centers", -1, 3);
+  return grid;
+}
+
 inline void check_masks(const at::Tensor& masks, int64_t num_queries, int64_t num_points) {
   TORCH_CHECK(masks.scalar_type() == at::kBool, "masks must be bool, got ", masks.scalar_type());
   TORCH_CHECK(masks.dim() == 2 && masks.size(0) == num_queries && masks.size(1) == num_points,

@@ -20,9 +20,7 @@ int64_t query_grain(int64_t num_points) {
 std::tuple<at::Tensor, at::Tensor> sphere_coords_cpu(const at::Tensor& points,
                                                      const at::Tensor& centers, int64_t n_azimuth,
                                                      int64_t n_polar) {
-  const sphere::Grid grid = sphere::make_grid(n_azimuth, n_polar);
-  sphere::check_float_rows(points, "points", -1, 3);
-  sphere::check_float_rows(centers, "centers", -1, 3);
+  const sphere::Grid grid = sphere::check_inputs(points, centers, n_azimuth, n_polar);
   const at::Tensor p = points.contiguous();
   const at::Tensor c = centers.contiguous();
   const int64_t num_points = p.size(0);
@@ -48,9 +46,7 @@ std::tuple<at::Tensor, at::Tensor> sphere_coords_cpu(const at::Tensor& points,
 at::Tensor rays_from_masks_cpu(const at::Tensor& points, const at::Tensor& centers,
                                const at::Tensor& masks, int64_t n_azimuth, int64_t n_polar,
                                double empty_value) {
-  const sphere::Grid grid = sphere::make_grid(n_azimuth, n_polar);
-  sphere::check_float_rows(points, "points", -1, 3);
-  sphere::check_float_rows(centers, "centers", -1, 3);
+  const sphere::Grid grid = sphere::check_inputs(points, centers, n_azimuth, n_polar);
   const at::Tensor p = points.contiguous();
   const at::Tensor c = centers.contiguous();
   const int64_t num_points = p.size(0);
@@ -85,9 +81,7 @@ at::Tensor rays_from_masks_cpu(const at::Tensor& points, const at::Tensor& cente
 at::Tensor assemble_masks_cpu(const at::Tensor& points, const at::Tensor& centers,
                               const at::Tensor& rays, const at::Tensor& migration,
                               double migration_scale, int64_t n_azimuth, int64_t n_polar) {
-  const sphere::Grid grid = sphere::make_grid(n_azimuth, n_polar);
-  sphere::check_float_rows(points, "points", -1, 3);
-  sphere::check_float_rows(centers, "centers", -1, 3);
+  const sphere::Grid grid = sphere::check_inputs(points, centers, n_azimuth, n_polar);
   const at::Tensor p = points.contiguous();
   const at::Tensor c = centers.contiguous();
   const int64_t num_points = p.size(0);

@@ -122,9 +122,7 @@ __global__ void assemble_kernel(const float* __restrict__ points,
 std::tuple<at::Tensor, at::Tensor> sphere_coords_cuda(const at::Tensor& points,
                                                       const at::Tensor& centers, int64_t n_azimuth,
                                                       int64_t n_polar) {
-  const sphere::Grid grid = sphere::make_grid(n_azimuth, n_polar);
-  sphere::check_float_rows(points, "points", -1, 3);
-  sphere::check_float_rows(centers, "centers", -1, 3);
+  const sphere::Grid grid = sphere::check_inputs(points, centers, n_azimuth, n_polar);
   check_on_device(centers, "centers", points);
   const c10::cuda::CUDAGuard guard(points.device());
   const at::Tensor p = points.contiguous();
@@ -147,9 +145,7 @@ std::tuple<at::Tensor, at::Tensor> sphere_coords_cuda(const at::Tensor& points,
 at::Tensor rays_from_masks_cuda(const at::Tensor& points, const at::Tensor& centers,
                                 const at::Tensor& masks, int64_t n_azimuth, int64_t n_polar,
                                 double empty_value) {
-  const sphere::Grid grid = sphere::make_grid(n_azimuth, n_polar);
-  sphere::check_float_rows(points, "points", -1, 3);
-  sphere::check_float_rows(centers, "centers", -1, 3);
+  const sphere::Grid grid = sphere::check_inputs(points, centers, n_azimuth, n_polar);
   const c10::cuda::CUDAGuard guard(points.device());
   const at::Tensor p = points.contiguous();
   const at::Tensor c = centers.contiguous();
@@ -190,9 +186,7 @@ at::Tensor rays_from_masks_cuda(const at::Tensor& points, const at::Tensor& cent
 at::Tensor assemble_masks_cuda(const at::Tensor& points, const at::Tensor& centers,
                                const at::Tensor& rays, const at::Tensor& migration,
                                double migration_scale, int64_t n_azimuth, int64_t n_polar) {
-  const sphere::Grid grid = sphere::make_grid(n_azimuth, n_polar);
-  sphere::check_float_rows(points, "points", -1, 3);
-  sphere::check_float_rows(centers, "centers", -1, 3);
+  const sphere::Grid grid = sphere::check_inputs(points, centers, n_azimuth, n_polar);
   const int64_t num_points = points.size(0);
   const int64_t num_queries = centers.size(0);
   const int num_sectors = grid.n_azimuth * grid.n_polar;

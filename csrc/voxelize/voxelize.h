@@ -1,5 +1,9 @@
-// Per-element logic of voxelize and voxel_mean, shared by the CPU kernels and the CUDA kernels.
+// Per-element logic of voxelize and voxel_mean, shared by the CPU kernels and the CUDA kernels,
+// and the argument checks of both sets of entry points.
 #pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/util/Exception.h>
 
 #include <cstdint>
 
@@ -56,6 +60,35 @@ SPHMASK_HD scalar_t voxel_mean_grad_value(const scalar_t* grad, const int64_t* p
                                           int64_t channels) {
   const int64_t v = point2voxel[i];
   return grad[v * channels + c] / static_cast<scalar_t>(counts[v]);
+}
+
+// Host-side argument checks shared by the CPU and CUDA entry points (the Python wrappers check
+// first with friendlier messages; these guard direct torch.ops.sphmask calls).
+inline void check_voxelize_args(const at::Tensor& coords) {
+  TORCH_CHECK(coords.dim() == 2 && coords.size(1) == 4, "voxelize: coords must be [N, 4], got ",
+              coords.sizes());
+}
+
+// `rows` is the forward's values [N, C] or the backward's grad [M, C].
+inline void check_mean_args(const at::Tensor& rows, const at::Tensor& point2voxel, int64_t num_voxels,
+                            const char* rows_name) {
+  TORCH_CHECK(rows.dim() == 2, "voxel_mean: ", rows_name, " must be 2-D, got ", rows.sizes());
+  TORCH_CHECK(point2voxel.dim() == 1 && point2voxel.scalar_type() == at::kLong,
+              "voxel_mean: point2voxel must be int64 [N]");
+  TORCH_CHECK(num_voxels >= 0, "voxel_mean: num_voxels must be >= 0, got ", num_voxels);
+}
+
+inline void check_voxel_mean_args(const at::Tensor& values, const at::Tensor& point2voxel,
+                                  int64_t num_voxels) {
+  check_mean_args(values, point2voxel, num_voxels, "values");
+  TORCH_CHECK(values.size(0) == point2voxel.size(0),
+              "voxel_mean: values and point2voxel must have the same number of rows");
+}
+
+inline void check_voxel_mean_backward_args(const at::Tensor& grad, const at::Tensor& point2voxel,
+                                           int64_t num_voxels) {
+  check_mean_args(grad, point2voxel, num_voxels, "grad");
+  TORCH_CHECK(grad.size(0) == num_voxels, "voxel_mean_backward: grad must have num_voxels rows");
 }
 
 }  // namespace voxel

@@ -112,8 +112,7 @@ std::vector<int64_t> voxelize_rows(const index_t* coords, int64_t n, int64_t* po
 }
 
 std::tuple<at::Tensor, at::Tensor> voxelize_cpu(const at::Tensor& coords_in) {
-  TORCH_CHECK(coords_in.dim() == 2 && coords_in.size(1) == 4, "voxelize: coords must be [N, 4], got ",
-              coords_in.sizes());
+  check_voxelize_args(coords_in);
   const at::Tensor coords = coords_in.contiguous();
   const int64_t n = coords.size(0);
   at::Tensor point2voxel = at::empty({n}, coords.options().dtype(at::kLong));
@@ -144,26 +143,16 @@ std::vector<int64_t> count_points(const int64_t* point2voxel, int64_t n, int64_t
   std::vector<int64_t> counts(m, 0);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t v = point2voxel[i];
-    TORCH_CHECK(v >= 0 && v < m, "voxel_mean: point2voxel[", i, "] = ", v, " is outside [0, ",
+    TORCH_CHECK_VALUE(v >= 0 && v < m, "voxel_mean: point2voxel[", i, "] = ", v, " is outside [0, ",
                 m, ")");
     ++counts[v];
   }
   return counts;
 }
 
-void check_mean_args(const at::Tensor& rows, const at::Tensor& point2voxel, int64_t num_voxels,
-                     const char* rows_name) {
-  TORCH_CHECK(rows.dim() == 2, "voxel_mean: ", rows_name, " must be 2-D, got ", rows.sizes());
-  TORCH_CHECK(point2voxel.dim() == 1 && point2voxel.scalar_type() == at::kLong,
-              "voxel_mean: point2voxel must be int64 [N]");
-  TORCH_CHECK(num_voxels >= 0, "voxel_mean: num_voxels must be >= 0, got ", num_voxels);
-}
-
 at::Tensor voxel_mean_cpu(const at::Tensor& values_in, const at::Tensor& point2voxel_in,
                           int64_t num_voxels) {
-  check_mean_args(values_in, point2voxel_in, num_voxels, "values");
-  TORCH_CHECK(values_in.size(0) == point2voxel_in.size(0),
-              "voxel_mean: values and point2voxel must have the same number of rows");
+  check_voxel_mean_args(values_in, point2voxel_in, num_voxels);
   const at::Tensor values = values_in.contiguous();
   const at::Tensor point2voxel = point2voxel_in.contiguous();
   const int64_t n = values.size(0), channels = values.size(1), m = num_voxels;
@@ -200,8 +189,7 @@ at::Tensor voxel_mean_cpu(const at::Tensor& values_in, const at::Tensor& point2v
 
 at::Tensor voxel_mean_backward_cpu(const at::Tensor& grad_in, const at::Tensor& point2voxel_in,
                                    int64_t num_voxels) {
-  check_mean_args(grad_in, point2voxel_in, num_voxels, "grad");
-  TORCH_CHECK(grad_in.size(0) == num_voxels, "voxel_mean_backward: grad must have num_voxels rows");
+  check_voxel_mean_backward_args(grad_in, point2voxel_in, num_voxels);
   const at::Tensor grad = grad_in.contiguous();
   const at::Tensor point2voxel = point2voxel_in.contiguous();
   const int64_t n = point2voxel.size(0), channels = grad.size(1);

@@ -55,8 +55,7 @@ __global__ void scatter_voxel_ids_kernel(const int64_t* __restrict__ perm, const
 }
 
 std::tuple<at::Tensor, at::Tensor> voxelize_cuda(const at::Tensor& coords_in) {
-  TORCH_CHECK(coords_in.dim() == 2 && coords_in.size(1) == 4, "voxelize: coords must be [N, 4], got ",
-              coords_in.sizes());
+  check_voxelize_args(coords_in);
   c10::cuda::CUDAGuard guard(coords_in.device());
   const at::Tensor coords = coords_in.contiguous();
   const int64_t n = coords.size(0);
@@ -116,14 +115,6 @@ __global__ void voxel_mean_backward_kernel(const scalar_t* __restrict__ grad,
   }
 }
 
-void check_mean_args(const at::Tensor& rows, const at::Tensor& point2voxel, int64_t num_voxels,
-                     const char* rows_name) {
-  TORCH_CHECK(rows.dim() == 2, "voxel_mean: ", rows_name, " must be 2-D, got ", rows.sizes());
-  TORCH_CHECK(point2voxel.dim() == 1 && point2voxel.scalar_type() == at::kLong,
-              "voxel_mean: point2voxel must be int64 [N]");
-  TORCH_CHECK(num_voxels >= 0, "voxel_mean: num_voxels must be >= 0, got ", num_voxels);
-}
-
 // Points per voxel; point2voxel must hold values in [0, num_voxels) (the Python wrapper checks).
 at::Tensor count_points(const at::Tensor& point2voxel, int64_t num_voxels) {
   return at::bincount(point2voxel, {}, num_voxels).narrow(0, 0, num_voxels).contiguous();
@@ -131,9 +122,7 @@ at::Tensor count_points(const at::Tensor& point2voxel, int64_t num_voxels) {
 
 at::Tensor voxel_mean_cuda(const at::Tensor& values_in, const at::Tensor& point2voxel_in,
                            int64_t num_voxels) {
-  check_mean_args(values_in, point2voxel_in, num_voxels, "values");
-  TORCH_CHECK(values_in.size(0) == point2voxel_in.size(0),
-              "voxel_mean: values and point2voxel must have the same number of rows");
+  check_voxel_mean_args(values_in, point2voxel_in, num_voxels);
   c10::cuda::CUDAGuard guard(values_in.device());
   const at::Tensor values = values_in.contiguous();
   const at::Tensor point2voxel = point2voxel_in.contiguous();
@@ -158,8 +147,7 @@ at::Tensor voxel_mean_cuda(const at::Tensor& values_in, const at::Tensor& point2
 
 at::Tensor voxel_mean_backward_cuda(const at::Tensor& grad_in, const at::Tensor& point2voxel_in,
                                     int64_t num_voxels) {
-  check_mean_args(grad_in, point2voxel_in, num_voxels, "grad");
-  TORCH_CHECK(grad_in.size(0) == num_voxels, "voxel_mean_backward: grad must have num_voxels rows");
+  check_voxel_mean_backward_args(grad_in, point2voxel_in, num_voxels);
   c10::cuda::CUDAGuard guard(grad_in.device());
   const at::Tensor grad = grad_in.contiguous();
   const at::Tensor point2voxel = point2voxel_in.contiguous();

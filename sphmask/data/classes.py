@@ -1,23 +1,45 @@
 """Class lists, label conventions and benchmark ids of the supported datasets.
 
-Every dataset is described by one :class:`DatasetClasses` so that preprocessing, training targets,
-exports and evaluation agree on one table:
+This is the one class table of the package: preprocessing, training targets, exports and evaluation
+(``sphmask.evaluation`` re-exports it) all read the :class:`DatasetClasses` of a dataset:
 
 * ``semantic_names[s]`` is the name of train id ``s`` (0..semantic_classes-1; -100 = ignored);
 * instance classes are the semantic ids ``label_shift..semantic_classes-1``; instance class ``c``
-  (0-based) is semantic id ``c + label_shift`` and is exported as ``label_id = c + 1``;
-* ``benchmark_ids[s]`` is the id the dataset's benchmark uses for train id ``s`` (NYU40 ids for
-  ScanNetV2, raw-category ids for ScanNet200), used in ground-truth and submission files.
+  (0-based) is semantic id ``c + label_shift``;
+* evaluation classes are the semantic ids ``eval_offset..semantic_classes-1``, numbered ``label_id``
+  1..K in the evaluation API and in model outputs. ``eval_offset`` is ``label_shift`` except for
+  S3DIS, where the model also turns the stuff classes ceiling and floor into instances
+  (``sem2ins_classes``, output ``label_id = c + 3``) and all 13 classes are evaluated (spec §1.10);
+* ``benchmark_ids[s]`` is the id the dataset's benchmark uses for train id ``s`` in ground-truth and
+  submission files (NYU40 ids for ScanNetV2, raw-category ids for ScanNet200; S3DIS and STPLS3D
+  have no official id table and use their evaluation ``label_id``).
+
+Sources: ScanNetV2 classes and NYU40 ids from ScanNet's benchmark and spec §1.1/§1.3; ScanNet200 ids,
+names and the head/common/tail split from ScanNet's ``BenchmarkScripts/ScanNet200`` constants; the
+ScanNet200 train-id order (wall, floor first) is ISBNet's; S3DIS and STPLS3D from the
+data-preparation tables of the official repositories (spec §1.10).
 """
 import dataclasses
-from typing import Dict, Optional, Tuple
+from typing import Dict, FrozenSet, Optional, Tuple, Union
+
+import numpy as np
 
 IGNORE_LABEL = -100
 
 
 @dataclasses.dataclass(frozen=True)
 class DatasetClasses:
-    """Label conventions of one dataset (see the module docstring)."""
+    """Label conventions of one dataset (see the module docstring).
+
+    Attributes:
+        name: registry key (``"scannetv2"``, ``"scannet200"``, ``"s3dis"``, ``"stpls3d"``).
+        semantic_names: class name per semantic train id, length S.
+        benchmark_ids: benchmark file label id per semantic train id, length S.
+        label_shift: semantic id of instance class 0 (the number of stuff classes).
+        min_region_size: GT instances and predictions with fewer points are not evaluated.
+        frequency_split: for ScanNet200, class name -> ``"head"``, ``"common"`` or ``"tail"``.
+        eval_offset: semantic id of evaluation class ``label_id`` 1; ``None`` means ``label_shift``.
+    """
 
     name: str
     semantic_names: Tuple[str, ...]
@@ -25,10 +47,31 @@ class DatasetClasses:
     label_shift: int
     min_region_size: int
     frequency_split: Optional[Dict[str, str]] = None
+    eval_offset: Optional[int] = None
+
+    def __post_init__(self):
+        if self.eval_offset is None:
+            object.__setattr__(self, "eval_offset", self.label_shift)
+        if len(self.semantic_names) != len(self.benchmark_ids):
+            raise ValueError(f"{self.name}: {len(self.semantic_names)} names but {len(self.benchmark_ids)} ids")
+        ids = self.eval_ids
+        if len(set(ids)) != len(ids) or min(ids) < 1:
+            raise ValueError(f"{self.name}: evaluation class ids must be distinct and positive")
 
     @property
     def semantic_classes(self) -> int:
+        """Number of semantic classes S."""
         return len(self.semantic_names)
+
+    @property
+    def num_semantic(self) -> int:
+        """Number of semantic classes S (the evaluation API's name for :attr:`semantic_classes`)."""
+        return len(self.semantic_names)
+
+    @property
+    def semantic_ids(self) -> Tuple[int, ...]:
+        """The evaluation API's name for :attr:`benchmark_ids`."""
+        return self.benchmark_ids
 
     @property
     def instance_classes(self) -> int:
@@ -37,6 +80,38 @@ class DatasetClasses:
     @property
     def instance_names(self) -> Tuple[str, ...]:
         return self.semantic_names[self.label_shift:]
+
+    @property
+    def eval_names(self) -> Tuple[str, ...]:
+        """Names of the evaluation classes, ``label_id`` 1..K in order."""
+        return self.semantic_names[self.eval_offset:]
+
+    @property
+    def eval_ids(self) -> Tuple[int, ...]:
+        """Benchmark file label id of each evaluation class, ``label_id`` 1..K in order."""
+        return self.benchmark_ids[self.eval_offset:]
+
+    @property
+    def num_eval(self) -> int:
+        """Number of evaluation classes K."""
+        return len(self.semantic_names) - self.eval_offset
+
+    @property
+    def splits(self) -> Optional[Dict[str, FrozenSet[str]]]:
+        """For ScanNet200: ``"head"``, ``"common"``, ``"tail"`` -> names of its evaluation classes."""
+        if self.frequency_split is None:
+            return None
+        return {split: frozenset(n for n in self.eval_names if self.frequency_split[n] == split)
+                for split in ("head", "common", "tail")}
+
+    def label_ids_from_file_ids(self, file_ids: np.ndarray) -> np.ndarray:
+        """Map benchmark file label ids (any int array) to ``label_id`` 1..K, 0 where not evaluated."""
+        file_ids = np.asarray(file_ids, dtype=np.int64)
+        order = np.argsort(np.asarray(self.eval_ids, dtype=np.int64))
+        sorted_ids = np.asarray(self.eval_ids, dtype=np.int64)[order]
+        pos = np.clip(np.searchsorted(sorted_ids, file_ids), 0, len(sorted_ids) - 1)
+        hit = sorted_ids[pos] == file_ids
+        return np.where(hit, order[pos] + 1, 0)
 
     def to_json(self) -> dict:
         """Plain-data description written next to preprocessed files (``meta.json``)."""
@@ -137,8 +212,11 @@ def _scannet200() -> DatasetClasses:
 
 SCANNET200 = _scannet200()
 
-# S3DIS: the 13 classes in the id order of the official preprocessing (spec 1.10, pitfall 34);
-# ceiling and floor are stuff. Ground-truth class ids are train id + 1 (spec 1.10 "eval GT class").
+# S3DIS: the 13 classes in the id order of the official preprocessing (spec 1.10, pitfall 34: the
+# display tuple of the official S3DIS dataset/evaluator classes swaps table/chair and sofa/bookcase);
+# ceiling and floor are stuff for the instance head (label_shift 2) but, predicted from semantics,
+# evaluated like every other class (eval_offset 0). Ground-truth class ids are train id + 1 (spec
+# 1.10 "eval GT class").
 S3DIS = DatasetClasses(
     name="s3dis",
     semantic_names=(
@@ -148,6 +226,7 @@ S3DIS = DatasetClasses(
     benchmark_ids=tuple(range(1, 14)),
     label_shift=2,
     min_region_size=100,
+    eval_offset=0,
 )
 
 # STPLS3D: semantic 0 is ground (stuff), 1..14 the instance classes; ground-truth class ids are the
@@ -163,7 +242,16 @@ STPLS3D = DatasetClasses(
     min_region_size=10,
 )
 
-DATASETS = {c.name: c for c in (SCANNETV2, SCANNET200, S3DIS, STPLS3D)}
+DATASETS: Dict[str, DatasetClasses] = {c.name: c for c in (SCANNETV2, SCANNET200, S3DIS, STPLS3D)}
+
+
+def get_dataset(dataset: Union[str, DatasetClasses]) -> DatasetClasses:
+    """Return the class table for a registry name, or ``dataset`` itself if it already is one."""
+    if isinstance(dataset, DatasetClasses):
+        return dataset
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(DATASETS)}")
+    return DATASETS[dataset]
 
 # The official ScanNetV2 validation scenes (ScanNet Tasks/Benchmark/scannetv2_val.txt) as
 # "scene-number:sub-scans"; used to split scans/ into train and val when no split file is given.

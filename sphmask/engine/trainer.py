@@ -18,9 +18,7 @@ import torch
 
 from sphmask.engine import dist
 from sphmask.engine.schedule import build_optimizer, constant_then_cosine, scaled_lr
-from sphmask.io.atomic import save_pth
-
-CHECKPOINT_VERSION = 1
+from sphmask.checkpoint import save_checkpoint
 
 
 @dataclasses.dataclass
@@ -130,25 +128,14 @@ class Trainer:
         return self.model.module if hasattr(self.model, "module") else self.model
 
     # ---------------------------------------------------------------- checkpoints
-    def state_dict(self) -> Dict[str, Any]:
-        from sphmask import __version__
-
-        return {
-            "net": self._raw_model().state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "scheduler": {"base_lr": self.base_lr, "step_epoch": self.s.step_epoch, "epochs": self.s.epochs},
-            "epoch": self.epoch,
-            "iter": self.global_iter,
-            "best_ap": self.best_ap,
-            "rng": rng_state(),
-            "meta": {"config": self.config, "version": __version__, "format": CHECKPOINT_VERSION},
-        }
-
     def save(self, name: str) -> str:
+        """Write ``work_dir/name``: the sphmask checkpoint plus everything :meth:`resume` needs."""
         path = os.path.join(self.work_dir, name)
         if dist.is_main():
-            save_pth(self.state_dict(), path)
+            save_checkpoint(path, self.model, self.epoch, self.optimizer, self.config,
+                            scaler=self.scaler.state_dict(), iter=self.global_iter, best_ap=self.best_ap,
+                            rng=rng_state(), scheduler={"base_lr": self.base_lr, "step_epoch": self.s.step_epoch,
+                                                        "epochs": self.s.epochs})
         return path
 
     def resume(self, path: str) -> None:

@@ -4,9 +4,10 @@
   ``tools/test.py``; :func:`evaluate_directories` — the same on ScanNet benchmark files
   (``tools/evaluate.py``).
 * :class:`SemanticEvaluator` (spec §8.2) and :class:`S3DISEvaluator` (spec §8.3).
-* Class tables (:data:`DATASETS`), the submission / ground-truth writers, RLE.
+* The class tables (:data:`DATASETS`, re-exported from :mod:`sphmask.data.classes`), the submission /
+  ground-truth writers, RLE.
 """
-from sphmask.evaluation.classes import DATASETS, S3DIS, SCANNET200, SCANNETV2, STPLS3D, DatasetClasses, get_dataset
+from sphmask.data.classes import DATASETS, S3DIS, SCANNET200, SCANNETV2, STPLS3D, DatasetClasses, get_dataset
 from sphmask.evaluation.files import EvaluationWarning, evaluate_directories
 from sphmask.evaluation.instance import OVERLAPS, InstanceEvaluator, InstanceResults, average_precision
 from sphmask.evaluation.io import (EvaluationInputError, atomic_write, encode_gt_ids, read_gt_file, read_mask_file,

@@ -10,7 +10,7 @@ import os
 import warnings
 from typing import Dict, List, Tuple, Union
 
-from sphmask.evaluation.classes import DatasetClasses, get_dataset
+from sphmask.data.classes import DatasetClasses, get_dataset
 from sphmask.evaluation.instance import InstanceEvaluator, InstanceResults
 from sphmask.evaluation.io import (EvaluationInputError, PredictionLine, iter_files, read_gt_file,
                                    read_mask_file, read_prediction_file)

@@ -35,7 +35,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from sphmask.evaluation.classes import DatasetClasses, get_dataset
+from sphmask.data.classes import DatasetClasses, get_dataset
 from sphmask.evaluation.io import _as_numpy, rle_decode
 
 OVERLAPS = np.append(np.arange(0.5, 0.95, 0.05), 0.25)

@@ -14,12 +14,12 @@ Every reader error names the file and, where it applies, the 1-based line.
 """
 import dataclasses
 import os
-import tempfile
 from typing import Any, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from sphmask.evaluation.classes import DatasetClasses, get_dataset
+from sphmask.data.classes import DatasetClasses, get_dataset
+from sphmask.io.atomic import write_bytes
 
 _MAX_DIGITS = 18  # 10**18 - 1 still fits int64
 
@@ -33,23 +33,9 @@ class EvaluationInputError(ValueError):
 
 
 def atomic_write(path: str, data: Union[bytes, str]) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename.
-
-    Readers never see a partly written file: they find the old file or the complete new one. (The
-    data is not fsync'ed, so this protects against interrupted processes, not power loss.)
-    """
-    if isinstance(data, str):
-        data = data.encode()
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` (``str`` as UTF-8) to ``path`` through a temporary file in the same directory
+    and a rename (:mod:`sphmask.io.atomic`): readers find the old file or the complete new one."""
+    write_bytes(data.encode() if isinstance(data, str) else data, path)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -282,11 +268,11 @@ def encode_gt_ids(semantic_labels: Any, instance_labels: Any,
     if sem.shape != ins.shape or sem.ndim != 1:
         raise ValueError(f"semantic_labels and instance_labels must be 1-D of one length, "
                          f"got {sem.shape} and {ins.shape}")
-    if sem.size and sem.max() >= table.num_semantic:
-        raise ValueError(f"semantic label {sem.max()} out of range for {table.name} ({table.num_semantic} classes)")
+    if sem.size and sem.max() >= table.semantic_classes:
+        raise ValueError(f"semantic label {sem.max()} out of range for {table.name} ({table.semantic_classes} classes)")
     if ins.size and ins.max() >= 999:
         raise ValueError(f"instance label {ins.max()} too large for the label*1000+instance encoding (max 998)")
-    ids = np.asarray(table.semantic_ids, np.int64)
+    ids = np.asarray(table.benchmark_ids, np.int64)
     keep = (sem >= table.eval_offset) & (ins >= 0)
     out = np.zeros(sem.shape, np.int64)
     out[keep] = ids[sem[keep]] * 1000 + ins[keep] + 1

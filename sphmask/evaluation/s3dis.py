@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from sphmask.evaluation.classes import S3DIS
+from sphmask.data.classes import S3DIS
 from sphmask.evaluation.io import _as_numpy, rle_decode
 
 

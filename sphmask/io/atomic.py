@@ -3,13 +3,12 @@ new one, never a half-written file.
 
 Data is written to a temporary file in the destination directory and moved into place with
 ``os.replace``, which is atomic on POSIX and Windows when source and destination share a volume.
+The data is not fsync'ed: this protects against interrupted processes, not against power loss.
 """
 import contextlib
 import os
 import tempfile
 from typing import Iterator
-
-import torch
 
 
 def _default_mode() -> int:
@@ -42,6 +41,8 @@ def atomic_path(path: str) -> Iterator[str]:
 
 def save_pth(obj, path: str) -> None:
     """``torch.save(obj, path)`` atomically."""
+    import torch  # here, so that the text and bytes writers do not load torch
+
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
 
@@ -51,3 +52,10 @@ def write_text(text: str, path: str) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
+
+
+def write_bytes(data: bytes, path: str) -> None:
+    """Write a binary file atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)

@@ -10,6 +10,10 @@ import torch
 
 from sphmask import _ext
 
+# Register torch.ops.sphmask.* as soon as the ops are imported (torch is loaded here anyway); a
+# missing library is reported by ops() at the first call.
+_ext.load()
+
 INT_DTYPES = (torch.int32, torch.int64)
 FLOAT_DTYPES = (torch.float32, torch.float64)
 

@@ -1,5 +1,6 @@
 """Raw ScanNet-format scenes -> preprocessed files, checked per vertex against what the synthetic
 generator intended, plus the label-map copies, bad inputs, batch behaviour and resuming."""
+import contextlib
 import json
 import os
 import shutil
@@ -239,15 +240,22 @@ def test_default_split_assignment_and_split_files(tmp_path, small_rooms):
     assert [r.key for r in s.results] == [f"train/{small_rooms[0].scene_id}", f"val/{small_rooms[1].scene_id}"]
 
 
+@contextlib.contextmanager
+def _edited_json(path):
+    """Yield the JSON document at ``path``; write it back, as changed by the block, at the end."""
+    with open(path) as f:
+        doc = json.load(f)
+    yield doc
+    with open(path, "w") as f:
+        json.dump(doc, f)
+
+
 def test_duplicated_second_half_of_seg_groups_is_dropped(tmp_path, small_rooms):
     s = small_rooms[0]
     raw = write_raw_dataset(tmp_path / "raw", [s])
     agg_path = os.path.join(raw, "scans", s.scene_id, s.scene_id + ".aggregation.json")
-    with open(agg_path) as f:
-        agg = json.load(f)
-    agg["segGroups"] = agg["segGroups"] + [dict(g, id=g["id"] + 1000) for g in agg["segGroups"]]
-    with open(agg_path, "w") as f:
-        json.dump(agg, f)
+    with _edited_json(agg_path) as agg:
+        agg["segGroups"] = agg["segGroups"] + [dict(g, id=g["id"] + 1000) for g in agg["segGroups"]]
     out = str(tmp_path / "out")
     assert not prepare_dataset("scannetv2", raw, out, progress=False).failed
     _, _, _, inst = load_scene_file(scene_file(out, "train", s.scene_id))
@@ -290,11 +298,8 @@ def test_bad_input_segs_json_length_differs_from_mesh(tmp_path, small_rooms):
     s = small_rooms[0]
     d, lm = _scene_dir(tmp_path, s)
     segs = os.path.join(d, s.scene_id + "_vh_clean_2.0.010000.segs.json")
-    with open(segs) as f:
-        js = json.load(f)
-    js["segIndices"] = js["segIndices"][:-5]
-    with open(segs, "w") as f:
-        json.dump(js, f)
+    with _edited_json(segs) as js:
+        js["segIndices"] = js["segIndices"][:-5]
     n = s.vertices.shape[0]
     with pytest.raises(DataFormatError, match=rf"segs\.json: segIndices has {n - 5} entries but the mesh has {n} vertices"):
         _prep(d, s, lm)
@@ -304,11 +309,8 @@ def test_bad_input_aggregation_names_unknown_segment(tmp_path, small_rooms):
     s = small_rooms[0]
     d, lm = _scene_dir(tmp_path, s)
     agg_path = os.path.join(d, s.scene_id + ".aggregation.json")
-    with open(agg_path) as f:
-        agg = json.load(f)
-    agg["segGroups"][6]["segments"].append(10 ** 7)
-    with open(agg_path, "w") as f:
-        json.dump(agg, f)
+    with _edited_json(agg_path) as agg:
+        agg["segGroups"][6]["segments"].append(10 ** 7)
     with pytest.raises(DataFormatError, match=r"aggregation\.json: segGroup 6 .* names segment\(s\) \[10000000\] that do not exist"):
         _prep(d, s, lm)
 
@@ -317,11 +319,8 @@ def test_bad_input_aggregation_label_outside_class_map(tmp_path, small_rooms):
     s = small_rooms[0]
     d, lm = _scene_dir(tmp_path, s)
     agg_path = os.path.join(d, s.scene_id + ".aggregation.json")
-    with open(agg_path) as f:
-        agg = json.load(f)
-    agg["segGroups"][5]["label"] = "hoverboard"
-    with open(agg_path, "w") as f:
-        json.dump(agg, f)
+    with _edited_json(agg_path) as agg:
+        agg["segGroups"][5]["label"] = "hoverboard"
     with pytest.raises(DataFormatError, match=r"aggregation\.json: segGroup 5 has label 'hoverboard', which is not a "
                                               r"raw_category of the label map .*scannetv2-labels\.combined\.tsv"):
         _prep(d, s, lm)
@@ -358,11 +357,8 @@ def test_bad_input_two_objects_claim_one_segment(tmp_path, small_rooms):
     s = small_rooms[0]
     d, lm = _scene_dir(tmp_path, s)
     agg_path = os.path.join(d, s.scene_id + ".aggregation.json")
-    with open(agg_path) as f:
-        agg = json.load(f)
-    agg["segGroups"][7]["segments"].append(agg["segGroups"][6]["segments"][0])
-    with open(agg_path, "w") as f:
-        json.dump(agg, f)
+    with _edited_json(agg_path) as agg:
+        agg["segGroups"][7]["segments"].append(agg["segGroups"][6]["segments"][0])
     with pytest.raises(DataFormatError, match=r"segment \d+ belongs to two objects: segGroup 6 .* and segGroup 7"):
         _prep(d, s, lm)
 

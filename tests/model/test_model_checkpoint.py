@@ -120,9 +120,10 @@ def test_own_format_round_trip_with_weights_only(tmp_path):
     m = _small()
     opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
     path = tmp_path / "ours.pth"
-    save_checkpoint(str(path), m, epoch=5, optimizer=opt)
+    save_checkpoint(str(path), m, epoch=5, optimizer=opt, config={"model": {"channels": 8}})
     raw = torch.load(str(path), weights_only=True)
-    assert raw["format"] == "sphmask" and raw["version"] == 1 and "optimizer" in raw
+    assert raw["meta"]["format"] == "sphmask" and raw["meta"]["version"] == 1 and "optimizer" in raw
+    assert raw["meta"]["config"] == {"model": {"channels": 8}} and set(raw["net"]) == set(m.state_dict())
     m2 = _small()
     for p in m2.parameters():
         torch.nn.init.zeros_(p)

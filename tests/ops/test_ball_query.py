@@ -154,6 +154,11 @@ def test_ball_query_duplicate_points():
     assert idx.tolist() == [[0, 1, 2, 3]] and counts.tolist() == [4]
 
 
+def test_ball_query_no_points():
+    idx, counts = ball_query(torch.empty(0, 3), torch.tensor([0, 0]), torch.zeros(2, 3), torch.tensor([0, 2]), 0.1, 3)
+    assert idx.tolist() == [[-1, -1, -1]] * 2 and counts.tolist() == [0, 0]
+
+
 def test_ball_query_no_centres():
     xyz, off, _, _ = one_scene([[0, 0, 0]], [0, 0, 0])
     idx, counts = ball_query(xyz, off, torch.empty(0, 3), torch.tensor([0, 0]), 0.1, 4)

@@ -8,13 +8,13 @@ The same instance runs on CPU and CUDA: devices follow the inputs.
 """
 import contextlib
 import math
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import spconv.pytorch as spconv
 import torch
 from torch import nn
 
-from sphmask import ops
+from sphmask.config import instantiate
 from sphmask.models import backbone as bb
 from sphmask.models.aggregator import LocalAggregator
 from sphmask.models.assembly import assemble
@@ -24,7 +24,7 @@ from sphmask.models.dynamic_conv import (make_controller, make_mask_tower, num_d
 from sphmask.models.heads import GenericMLP, PointwiseMLP, RadialInstanceDetection
 from sphmask.models.postprocess import scene_instances
 from sphmask.models.settings import InferenceSettings, InstanceHeadSettings, LossSettings
-from sphmask.models.superpoint import compact_per_scene, offsets_from_scene, segment_count, segment_mean
+from sphmask.models.superpoint import offsets_from_scene, segment_count, segment_mean
 from sphmask.models.targets import compact_instances, instance_table, superpoint_targets
 from sphmask.models.voxel_batch import VoxelBatch, prepare_batch
 
@@ -372,8 +372,6 @@ class SphericalMask(nn.Module):
 
 def _settings(cls, value, name: str):
     """A settings dataclass from a dict (unknown keys rejected), an instance, or None (defaults)."""
-    from sphmask.config import instantiate
-
     if value is None:
         return cls()
     if isinstance(value, cls):

@@ -9,7 +9,7 @@ import torch
 import sphmask
 from sphmask import ops
 from sphmask.config import load_config
-from sphmask.models import SphericalMask, spherical_mask as sm_module
+from sphmask.models import spherical_mask as sm_module
 from sphmask.models.testing import make_batch, synthetic_room
 
 DEAD = ("inst_inside_mask", "norm", "inside_mask_head", "inst_mask_head_angular")

@@ -79,6 +79,23 @@ def test_eval_is_deterministic_and_batch_independent(tiny_config, rooms):
         assert a["label_id"] == b["label_id"] and abs(a["score"] - b["score"]) < 1e-5
 
 
+def test_eval_same_with_one_and_two_threads(tiny_config, rooms):
+    model = _rig(_model(tiny_config)).eval()
+    batch = make_batch(rooms, with_labels=False)
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = model(batch)
+        torch.set_num_threads(2)
+        two = model(batch)
+    finally:
+        torch.set_num_threads(old)
+    for a, b in zip(one, two):
+        assert torch.equal(a["semantic_pred"], b["semantic_pred"])
+        assert [(i["label_id"], i["mask"].tolist()) for i in a["instances"]] == \
+               [(i["label_id"], i["mask"].tolist()) for i in b["instances"]]
+
+
 def test_model_masks_are_the_assemble_masks_op_on_clamped_predictions(tiny_config, rooms, monkeypatch):
     model = _rig(_model(tiny_config)).eval()
     with torch.no_grad():  # some negative centre coordinates and small rays so the clamps matter

@@ -32,7 +32,7 @@ def parse_args(argv=None):
     p.add_argument("--split", default="test", help="config data section to run (default: test)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--max-scenes", type=int, help="stop after this many scenes (quick checks)")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="config overrides")
+    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help="config overrides")
     return p.parse_args(argv)
 
 

@@ -41,7 +41,7 @@ def parse_args(argv=None):
     p.add_argument("--skip-validate", action="store_true", help="no validation during training")
     p.add_argument("--seed", type=int, help="overrides the config's seed")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="config overrides, e.g. train.epochs=2")
+    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help="config overrides, e.g. train.epochs=2")
     return p.parse_args(argv)
 
 

@@ -21,13 +21,18 @@ def main(argv=None) -> int:
     parser.add_argument("--test-scenes", type=int, default=0, help="extra unannotated rooms (scans_test/)")
     parser.add_argument("--size", choices=sorted(SIZES), default="default",
                         help="'default' rooms have ~50k-150k vertices, 'small' ~10k (fast tests)")
+    parser.add_argument("--first-index", type=int, default=0,
+                        help="number of the first room (scene ids synth<index>_00); default 0")
+    parser.add_argument("--split", choices=("auto", "train", "val"), default="auto",
+                        help="'auto': every fifth room in val, the rest in train; or all rooms in one split")
     parser.add_argument("--label-map", choices=("lf", "crlf"), default="lf",
                         help="which of the two circulating tsv copies to write (default: LF, 'refridgerator')")
     args = parser.parse_args(argv)
-    if args.scenes < 0 or args.test_scenes < 0:
-        parser.error("--scenes and --test-scenes must be >= 0")
+    if args.scenes < 0 or args.test_scenes < 0 or args.first_index < 0:
+        parser.error("--scenes, --test-scenes and --first-index must be >= 0")
     ids = make_synthetic_dataset(args.out, args.scenes, seed=args.seed, size=args.size, test_scenes=args.test_scenes,
-                                 label_map=args.label_map, progress=True)
+                                 label_map=args.label_map, progress=True,
+                                 first_index=args.first_index, split=args.split)
     print(f"wrote {len(ids)} rooms to {args.out}")
     return 0
 

@@ -827,15 +827,26 @@ def write_raw_scene(scene: SyntheticScene, scene_dir: str, labelled: bool = True
 
 def make_synthetic_dataset(out_dir: str, scenes: int, seed: int = 0, size: str = "default", test_scenes: int = 0,
                            label_map: str = "lf", segment_mesh: Optional[Callable] = None,
-                           progress: bool = False) -> List[str]:
+                           progress: bool = False, first_index: int = 0, split: str = "auto") -> List[str]:
     """Write ``scenes`` labelled rooms to ``<out>/scans`` and ``test_scenes`` unlabelled rooms to
-    ``<out>/scans_test``, plus the label map and split files (every fifth labelled room is in
-    ``scannetv2_val.txt``). Returns the scene ids."""
+    ``<out>/scans_test``, plus the label map and split files. Returns the scene ids.
+
+    Args:
+        first_index: index (and scene id number) of the first room, so that sets made with different
+            seeds can also have different names.
+        split: ``"auto"`` puts every room whose index is 4 mod 5 in ``scannetv2_val.txt`` and the
+            others in ``scannetv2_train.txt``; ``"train"`` or ``"val"`` puts all labelled rooms there.
+    """
+    if split not in ("auto", "train", "val"):
+        raise ValueError(f"split must be 'auto', 'train' or 'val', got {split!r}")
+    if first_index < 0:
+        raise ValueError(f"first_index must be >= 0, got {first_index}")
     os.makedirs(out_dir, exist_ok=True)
     write_text(label_map_text(label_map), os.path.join(out_dir, "scannetv2-labels.combined.tsv"))
     splits: Dict[str, List[str]] = {"train": [], "val": [], "test": []}
     ids = []
-    items = [(i, True) for i in range(scenes)] + [(scenes + j, False) for j in range(test_scenes)]
+    items = ([(first_index + i, True) for i in range(scenes)]
+             + [(first_index + scenes + j, False) for j in range(test_scenes)])
     if progress:
         from tqdm import tqdm
 
@@ -844,8 +855,13 @@ def make_synthetic_dataset(out_dir: str, scenes: int, seed: int = 0, size: str =
         scene = generate_scene(index, seed, size)
         sub = "scans" if labelled else "scans_test"
         write_raw_scene(scene, os.path.join(out_dir, sub, scene.scene_id), labelled, segment_mesh=segment_mesh)
-        split = "test" if not labelled else ("val" if index % 5 == 4 else "train")
-        splits[split].append(scene.scene_id)
+        if not labelled:
+            name = "test"
+        elif split == "auto":
+            name = "val" if index % 5 == 4 else "train"
+        else:
+            name = split
+        splits[name].append(scene.scene_id)
         ids.append(scene.scene_id)
     for name, lst in splits.items():
         write_text("".join(s + "\n" for s in lst), os.path.join(out_dir, f"scannetv2_{name}.txt"))

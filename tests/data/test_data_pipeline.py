@@ -50,6 +50,22 @@ def test_make_synthetic_writes_scannet_layout_and_splits(pipeline):
     assert {"id", "objectId", "label", "segments"} <= set(agg["segGroups"][0])
 
 
+def test_make_synthetic_first_index_and_split(tmp_path):
+    from tools.make_synthetic import main as make_main
+
+    out = str(tmp_path / "held_out")
+    assert make_main(["--out", out, "--scenes", "2", "--seed", "1", "--size", "small", "--first-index", "1000",
+                      "--split", "val"]) == 0
+    assert sorted(os.listdir(os.path.join(out, "scans"))) == ["synth1000_00", "synth1001_00"]
+    assert open(os.path.join(out, "scannetv2_val.txt")).read() == "synth1000_00\nsynth1001_00\n"
+    assert open(os.path.join(out, "scannetv2_train.txt")).read() == ""
+    # the room is a function of (seed, index): index 1000 of seed 1 is not room 0 of seed 1
+    assert not np.array_equal(generate_scene(1000, seed=1, size="small").vertices,
+                              generate_scene(0, seed=1, size="small").vertices)
+    with pytest.raises(SystemExit):
+        make_main(["--out", out, "--scenes", "1", "--first-index", "-1"])
+
+
 def test_make_synthetic_is_deterministic(pipeline, tmp_path):
     from tools.make_synthetic import main as make_main
 

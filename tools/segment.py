@@ -52,10 +52,13 @@ def parse_args(argv=None):
     p.add_argument("--merge-iou", type=float, default=CropSettings.merge_iou,
                    help="IoU on shared points above which same-class instances of two blocks are merged "
                         f"(default {CropSettings.merge_iou})")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                    help="config overrides, e.g. model.inference.npoint_thresh=50")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--render", action="store_true",
+                   help="also write <name>_top.png (top view with legend) and <name>_viewer.html (interactive 3D; "
+                        "needs matplotlib and plotly)")
     return p.parse_args(argv)
 
 
@@ -84,6 +87,17 @@ def describe(exc: BaseException, path: str) -> str:
     if isinstance(exc, OSError):
         return f"{path}: cannot read ({exc.strerror or exc})"
     return f"{path}: {type(exc).__name__}: {exc}"
+
+
+def render_outputs(out_dir: str, name: str, cloud, instances, instance_names) -> None:
+    """``<name>_top.png`` and ``<name>_viewer.html`` for the written instances."""
+    from sphmask.viz import render_top_view, rgb_uint8, write_html_viewer
+
+    shown = [{"indices": i.indices, "label_id": i.label_id, "score": i.score} for i in instances]
+    title = f"{name}: {len(shown)} instances"
+    render_top_view(os.path.join(out_dir, f"{name}_top.png"), cloud.xyz, shown, instance_names, title=title)
+    rgb = rgb_uint8(cloud.rgb) if cloud.has_color else None
+    write_html_viewer(os.path.join(out_dir, f"{name}_viewer.html"), cloud.xyz, rgb, shown, instance_names, title=title)
 
 
 def main(argv=None) -> int:
@@ -149,6 +163,8 @@ def main(argv=None) -> int:
             summary["timing_s"] = {k: round(v, 3) for k, v in timing.items()}
             write_segmentation(args.out, name, cloud, seg, kept, setup.instance_names, setup.semantic_names,
                                summary)
+            if args.render:
+                render_outputs(args.out, name, cloud, kept, setup.instance_names)
             for w in seg.warnings:
                 say(f"warning: {path}: {w}")
             blocks = f", {len(seg.blocks)} blocks" if len(seg.blocks) > 1 else ""

@@ -174,6 +174,19 @@ def test_score_thresh_keeps_only_confident_instances(ckpts, tmp_path, monkeypatc
     assert [d["class"] for d in summary["instances"]] == ["red", "red"]
 
 
+def test_render_writes_png_and_html_of_the_kept_instances(ckpts, tmp_path, monkeypatch):
+    monkeypatch.setattr("tools.segment.load_segmentation_model", stub_setup)
+    bars = bars_cloud()
+    path = str(tmp_path / "bars.npy")
+    np.save(path, np.concatenate([bars.xyz, (bars.rgb.astype(np.float64) + 1) * 127.5], 1))
+    rc = main([path, "--ckpt", ckpts["meta"], "--out", str(tmp_path), "--score-thresh", "0.6", "--render"] + FAST)
+    assert rc == 0
+    assert (tmp_path / "bars_top.png").read_bytes()[:4] == b"\x89PNG"
+    html = (tmp_path / "bars_viewer.html").read_text()
+    assert html.count('"hoverinfo":"name"') == 3  # two kept bars and the remaining points
+    assert (tmp_path / "plotly.min.js").is_file()
+
+
 def test_bad_inputs_one_line_each_others_still_processed(ckpts, inputs, tmp_path, capsys):
     bad = {
         "missing.ply": None,

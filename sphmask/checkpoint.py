@@ -177,3 +177,23 @@ def save_checkpoint(path: Union[str, os.PathLike], model: nn.Module, epoch: Opti
     from sphmask.io.atomic import save_pth
 
     save_pth(checkpoint_dict(model, epoch, optimizer, config, **extra), os.fspath(path))
+
+
+def export_weights(src: Union[str, os.PathLike], dst: Union[str, os.PathLike]) -> Dict[str, Any]:
+    """Write the inference part of a training checkpoint to ``dst`` (atomically): ``net``, ``epoch``
+    and ``meta`` (with the config), without the optimizer, scheduler, scaler and random states
+    (about three quarters of an AdamW checkpoint). Returns the written object.
+
+    Raises:
+        CheckpointError: ``src`` is unreadable or has no state dict.
+    """
+    from sphmask.io.atomic import save_pth
+
+    state, info = read_checkpoint(src)
+    obj = torch.load(src, map_location="cpu", weights_only=True)
+    meta = obj.get("meta") if "net" in obj else None
+    out: Dict[str, Any] = {"net": state, "epoch": info.get("epoch")}
+    if isinstance(meta, Mapping):
+        out["meta"] = dict(meta)
+    save_pth(out, os.fspath(dst))
+    return out

@@ -154,3 +154,25 @@ def test_missing_file_and_unknown_layout_are_clear_errors(tmp_path):
         read_checkpoint(str(tmp_path / "nope.pth"))
     with pytest.raises(CheckpointError, match="unknown checkpoint layout"):
         read_checkpoint({"weights": 3})
+
+
+def test_export_weights_keeps_weights_and_config_drops_training_state(tmp_path):
+    from tools.export_checkpoint import main as export_main
+
+    model = _small()
+    opt = torch.optim.AdamW(model.parameters())
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    opt.step()
+    src, dst = tmp_path / "latest.pth", tmp_path / "release.pth"
+    save_checkpoint(src, model, epoch=12, optimizer=opt, config={"model": {"channels": 4}}, rng={"seed": torch.tensor(3)})
+    assert export_main([str(src), str(dst)]) == 0
+    obj = torch.load(dst, weights_only=True)
+    assert sorted(obj) == ["epoch", "meta", "net"] and obj["epoch"] == 12
+    assert obj["meta"]["config"] == {"model": {"channels": 4}}
+    assert dst.stat().st_size < src.stat().st_size
+    fresh = _small()
+    assert not load_checkpoint(fresh, str(dst)).missing
+    for k, v in model.state_dict().items():
+        assert torch.equal(fresh.state_dict()[k], v), k
+    assert export_main([str(tmp_path / "nope.pth"), str(dst)]) == 2

@@ -99,3 +99,14 @@ def test_resumed_training_equals_uninterrupted_run_with_the_real_model(data, tmp
     assert full["epoch"] == split["epoch"] == 2
     for k, v in full["net"].items():
         assert torch.equal(v, split["net"][k]), k
+
+
+def test_repeated_set_options_accumulate():
+    from tools.segment import parse_args as segment_args
+    from tools.test import parse_args as test_args
+    from tools.train import parse_args as train_args
+
+    argv = ["--set", "a=1", "b=2", "--set", "c=3"]
+    assert train_args(["cfg.yaml"] + argv).set == ["a=1", "b=2", "c=3"]
+    assert test_args(["cfg.yaml", "--ckpt", "x.pth"] + argv).set == ["a=1", "b=2", "c=3"]
+    assert segment_args(["in.ply", "--ckpt", "x.pth", "--out", "o"] + argv).set == ["a=1", "b=2", "c=3"]

@@ -834,8 +834,9 @@ def make_synthetic_dataset(out_dir: str, scenes: int, seed: int = 0, size: str =
     Args:
         first_index: index (and scene id number) of the first room, so that sets made with different
             seeds can also have different names.
-        split: ``"auto"`` puts every room whose index is 4 mod 5 in ``scannetv2_val.txt`` and the
-            others in ``scannetv2_train.txt``; ``"train"`` or ``"val"`` puts all labelled rooms there.
+        split: ``"auto"`` puts one room of every block of five in ``scannetv2_val.txt`` (index
+            ``5b + b mod 5`` of block ``b``, so validation holds every room type) and the others in
+            ``scannetv2_train.txt``; ``"train"`` or ``"val"`` puts all labelled rooms there.
     """
     if split not in ("auto", "train", "val"):
         raise ValueError(f"split must be 'auto', 'train' or 'val', got {split!r}")
@@ -858,7 +859,10 @@ def make_synthetic_dataset(out_dir: str, scenes: int, seed: int = 0, size: str =
         if not labelled:
             name = "test"
         elif split == "auto":
-            name = "val" if index % 5 == 4 else "train"
+            # One room of every five is validation, at a position that moves with each block of
+            # five: room types cycle with the index, so a fixed position would put one room type
+            # (and its classes, e.g. every toilet) only in validation.
+            name = "val" if index % 5 == (index // 5) % 5 else "train"
         else:
             name = split
         splits[name].append(scene.scene_id)

@@ -177,7 +177,8 @@ def test_every_config_builds_its_datasets(path, prepared, monkeypatch):
         monkeypatch.setattr(SceneDataset, "get_filenames", lambda self: [])
         ds = build_dataset(cfg, split)
         assert ds.training == (split == "train")
-        assert ds.voxel.spatial_shape[0] == 128 and section["voxel_cfg"]["scale"] == ds.voxel.scale
+        assert list(ds.voxel.spatial_shape) == section["voxel_cfg"]["spatial_shape"]
+        assert section["voxel_cfg"]["scale"] == ds.voxel.scale
         assert cfg["dataloader"][split]["batch_size"] >= 1
 
 

@@ -44,10 +44,24 @@ def test_make_synthetic_writes_scannet_layout_and_splits(pipeline):
     assert sorted(os.listdir(os.path.join(raw, "scans"))) == [f"synth{i:04d}_00" for i in range(5)]
     assert os.listdir(os.path.join(raw, "scans_test")) == ["synth0005_00"]
     assert sorted(os.listdir(os.path.join(raw, "scans_test", "synth0005_00"))) == ["synth0005_00.txt", "synth0005_00_vh_clean_2.ply"]
-    assert open(os.path.join(raw, "scannetv2_val.txt")).read() == "synth0004_00\n"
+    assert open(os.path.join(raw, "scannetv2_val.txt")).read() == "synth0000_00\n"
     with open(os.path.join(raw, "scans", "synth0000_00", "synth0000_00.aggregation.json")) as f:
         agg = json.load(f)
     assert {"id", "objectId", "label", "segments"} <= set(agg["segGroups"][0])
+
+
+def test_auto_validation_split_holds_every_room_type(tmp_path):
+    from sphmask.data.synthetic import ROOM_TYPES, make_synthetic_dataset
+
+    make_synthetic_dataset(str(tmp_path), 25, seed=0, size="small", segment_mesh=lambda v, f: np.arange(len(v)))
+    val = open(os.path.join(tmp_path, "scannetv2_val.txt")).read().split()
+    train = open(os.path.join(tmp_path, "scannetv2_train.txt")).read().split()
+    assert len(val) == 5 and len(train) == 20 and not set(val) & set(train)
+    kinds = set()
+    for sid in val:
+        info = open(os.path.join(tmp_path, "scans", sid, f"{sid}.txt")).read()
+        kinds.add(info.split("sceneType = ")[1].strip())
+    assert kinds == set(ROOM_TYPES)
 
 
 def test_make_synthetic_first_index_and_split(tmp_path):
@@ -81,7 +95,7 @@ def test_prepared_rooms_match_generator_intent(pipeline):
     _, out = pipeline
     for i in range(5):
         s = generate_scene(i, seed=SEED, size="small")
-        prefix = "val" if i == 4 else "train"
+        prefix = "val" if i == 0 else "train"
         ds = SceneDataset(out, prefix, training=False)
         k = [ds.scan_id(f) for f in ds.filenames].index(s.scene_id)
         sample = ds[k]
@@ -129,4 +143,4 @@ def test_training_batch_from_synthetic_config(pipeline):
     vc = batch["voxel_coords"][batch["point2voxel"]]
     assert (vc[:, 0] == torch.repeat_interleave(torch.arange(2), torch.diff(offsets)).int()).all()
     test_batch = next(iter(build_dataloader(cfg, "test")))
-    assert test_batch["scan_ids"] == ["synth0004_00"] and "instance_labels" in test_batch
+    assert test_batch["scan_ids"] == ["synth0000_00"] and "instance_labels" in test_batch

@@ -140,7 +140,8 @@ def write_html_viewer(path: str, xyz: np.ndarray, rgb: Optional[np.ndarray], ins
     fig = go.Figure(traces)
     fig.update_layout(title=title, scene=dict(aspectmode="data"), legend=dict(itemsizing="constant"),
                       margin=dict(l=0, r=0, t=40, b=0))
-    html = fig.to_html(include_plotlyjs="directory" if plotly_js == "directory" else True, full_html=True)
+    html = fig.to_html(include_plotlyjs="directory" if plotly_js == "directory" else True, full_html=True,
+                       default_height="95vh")
     if plotly_js == "directory":
         js = os.path.join(os.path.dirname(os.path.abspath(path)), "plotly.min.js")
         if not os.path.isfile(js):

@@ -1,6 +1,8 @@
 """sphmask.viz: the PNG top view and the HTML viewer show the instances in the PLY's colours."""
 import os
 import re
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -69,3 +71,24 @@ def test_html_viewer_traces_and_shared_plotly_js(tmp_path):
     assert "plotly.min.js" not in inline.read_text()[:2000] and inline.stat().st_size > 1_000_000
     with pytest.raises(ValueError, match="rgb must have shape"):
         write_html_viewer(str(tmp_path / "x.html"), xyz, rgb[:5], instances)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs a chromium binary (Debian package chromium)")
+def test_html_viewer_renders_offline_in_headless_chromium(tmp_path):
+    xyz, instances = _scene()
+    page = tmp_path / "viewer.html"
+    write_html_viewer(str(page), xyz, None, instances, [f"c{i}" for i in range(18)])
+    shot = tmp_path / "shot.png"
+    # No network flags: the page must draw from local files only (plotly.min.js beside it).
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'profile'}", "--enable-unsafe-swiftshader", "--use-angle=swiftshader",
+                    "--window-size=900,700", "--virtual-time-budget=8000", f"--screenshot={shot}",
+                    page.as_uri()], check=True, capture_output=True, timeout=120)
+    pixels = _png_pixels(str(shot))
+    for colour in instance_palette(2):
+        close = np.abs(pixels.astype(int) - colour.astype(int)).max(1) <= 3
+        assert close.sum() > 50, colour  # both instances are drawn (WebGL ran)

@@ -27,7 +27,7 @@ test: build
 	OMP_NUM_THREADS=2 $(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: build
-	$(PY) bench/ops.py --sizes 50000 --repeats 3
+	$(PY) tools/demo.py --out demo_out
 
 bench: build
 	$(PY) bench/ops.py --write docs/benchmarks.md

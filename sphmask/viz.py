@@ -82,7 +82,9 @@ def render_top_view(path: str, xyz: np.ndarray, instances: Sequence[Mapping],
 
     fig, ax = plt.subplots(figsize=size_inches, dpi=dpi)
     try:
-        ax.scatter(xyz[order, 0], xyz[order, 1], c=colors[order], s=2.0, linewidths=0, rasterized=True)
+        # marker area shrinks with the point count so that dense and sparse clouds both read well
+        marker = float(np.clip(60000.0 / xyz.shape[0], 0.5, 8.0))
+        ax.scatter(xyz[order, 0], xyz[order, 1], c=colors[order], s=marker, linewidths=0, rasterized=True)
         ax.set_aspect("equal")
         ax.set_xlabel("x (m)")
         ax.set_ylabel("y (m)")
@@ -91,6 +93,8 @@ def render_top_view(path: str, xyz: np.ndarray, instances: Sequence[Mapping],
         handles = [Patch(color=palette[k], label=_label(insts[k], class_names)) for k in shown[:MAX_LEGEND_ENTRIES]]
         if len(shown) > MAX_LEGEND_ENTRIES:
             handles.append(Patch(color="white", label=f"+ {len(shown) - MAX_LEGEND_ENTRIES} more"))
+        if len(shown) < len(insts):
+            handles.append(Patch(color="white", label=f"({len(insts) - len(shown)} covered by higher scores)"))
         if handles:
             ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
         fig.tight_layout()

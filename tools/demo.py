@@ -49,6 +49,10 @@ def main(argv=None) -> int:
     from sphmask.io import DataFormatError, write_text
     from sphmask.viz import render_top_view, rgb_uint8, write_html_viewer
 
+    import logging
+
+    # torch logs a deprecation notice from inside spconv's forward; it says nothing about the demo
+    logging.getLogger("torch.fx._symbolic_trace").setLevel(logging.ERROR)
     if args.threads is not None:
         if args.threads < 1:
             print(f"error: --threads must be at least 1, got {args.threads}", file=sys.stderr)

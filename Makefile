@@ -30,6 +30,7 @@ demo: build
 	$(PY) tools/demo.py --out demo_out
 
 bench: build
+	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) bench/ops.py --write docs/benchmarks.md
 
 cuda-check: $(STAMP)

@@ -189,9 +189,14 @@ def export_weights(src: Union[str, os.PathLike], dst: Union[str, os.PathLike]) -
     """
     from sphmask.io.atomic import save_pth
 
-    state, info = read_checkpoint(src)
-    obj = torch.load(src, map_location="cpu", weights_only=True)
-    meta = obj.get("meta") if "net" in obj else None
+    if not os.path.isfile(src):
+        raise CheckpointError(f"checkpoint file not found: {src}")
+    try:
+        obj = torch.load(src, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types (pickle, zip, unpickling policy)
+        raise CheckpointError(f"cannot read checkpoint {src} with weights_only=True: {exc}") from None
+    state, info = read_checkpoint(obj)
+    meta = obj.get("meta")
     out: Dict[str, Any] = {"net": state, "epoch": info.get("epoch")}
     if isinstance(meta, Mapping):
         out["meta"] = dict(meta)

@@ -12,6 +12,7 @@ and the per-class AP / AP50 / AP25 table; writes ``metrics.json``. See docs/demo
 """
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -42,14 +43,13 @@ def main(argv=None) -> int:
     from sphmask.checkpoint import CheckpointError
     from sphmask.config import ConfigError
     from sphmask.data import load_point_cloud
+    from sphmask.data.dataset import DATASET_TYPES
     from sphmask.data.labelmap import read_label_map
     from sphmask.data.scannet import prepare_scannet_scene, scene_paths
     from sphmask.engine.segment import load_segmentation_model, segment_scene, write_segmentation
     from sphmask.evaluation import InstanceEvaluator
     from sphmask.io import DataFormatError, write_text
     from sphmask.viz import render_top_view, rgb_uint8, write_html_viewer
-
-    import logging
 
     # torch logs a deprecation notice from inside spconv's forward; it says nothing about the demo
     logging.getLogger("torch.fx._symbolic_trace").setLevel(logging.ERROR)
@@ -75,8 +75,8 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     names = setup.instance_names
-    dataset = (setup.config.get("data") or {}).get("test", {}).get("type", "scannetv2")
-    evaluator = InstanceEvaluator("scannetv2" if dataset == "synthetic" else dataset)
+    kind = DATASET_TYPES.get((setup.config.get("data") or {}).get("test", {}).get("type"))
+    evaluator = InstanceEvaluator(kind.classes if kind is not None else "scannetv2")
     print(f"model: {args.ckpt} ({setup.config_source}), {torch.get_num_threads()} CPU thread(s)")
 
     rows = []

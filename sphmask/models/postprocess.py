@@ -66,7 +66,8 @@ def scene_instances(cls_logits: torch.Tensor, conf_logits: torch.Tensor, sp_mask
         point_sp: int64 (N,) point superpoint (scene-local); point_vsp: int64 (N,) superpoint of
             each point's voxel (scene-local).
     Returns:
-        list of ``{mask: bool tensor (N,), label_id: int (1-based), score: float}``, best first.
+        list of ``{mask: bool tensor (N,), label_id: int (instance class + 1 + cfg.label_offset),
+        score: float}``, best first.
     """
     num_classes = cls_logits.shape[1] - 1
     scores = instance_scores(cls_logits, conf_logits).reshape(-1)
@@ -86,5 +87,32 @@ def scene_instances(cls_logits: torch.Tensor, conf_logits: torch.Tensor, sp_mask
     big = point_masks.sum(1) >= cfg.npoint_thresh
     out = []
     for i in torch.nonzero(big).view(-1).tolist():
-        out.append({"mask": point_masks[i], "label_id": int(label[order[i]]) + 1, "score": float(new_scores[i])})
+        out.append({"mask": point_masks[i], "label_id": int(label[order[i]]) + 1 + cfg.label_offset,
+                    "score": float(new_scores[i])})
+    return out
+
+
+def semantic_instances(semantic_pred: torch.Tensor, point_sp: torch.Tensor, num_point_sp: int,
+                       classes: List[int]) -> List[Dict]:
+    """One instance per listed semantic class from the semantic prediction (the official
+    ``sem2ins_classes``, used for S3DIS's ceiling and floor; spec §7.3 step 1).
+
+    The class's points are made superpoint-consistent (a superpoint is in the mask when at least
+    half of its points are, the official ``superpoint_align``); ``label_id = class + 1``, score 1.
+    Classes with no point are skipped (the official code emits an empty mask, which no evaluator
+    counts).
+
+    Args:
+        semantic_pred: int64 (N,) semantic class per point; point_sp: int64 (N,) scene-local
+            superpoint of each point, ``0..num_point_sp-1``.
+    """
+    out = []
+    count = torch.bincount(point_sp, minlength=num_point_sp).clamp_min(1).to(torch.float32)
+    for c in classes:
+        hit = semantic_pred == c
+        frac = torch.zeros(num_point_sp, dtype=torch.float32, device=hit.device).index_add_(
+            0, point_sp, hit.to(torch.float32)) / count
+        mask = (frac >= 0.5)[point_sp]
+        if bool(mask.any()):
+            out.append({"mask": mask, "label_id": int(c) + 1, "score": 1.0})
     return out

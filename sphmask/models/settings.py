@@ -72,6 +72,9 @@ class InferenceSettings:
         iterative_sampling: ISBNet-style query sampling in rounds over uncovered seeds (the
             official evaluation turns it off; ours has the seed-coverage bookkeeping fixed).
         max_dyco_elements: bound on the per-chunk dynamic-convolution input (memory only).
+        label_offset: added to every predicted ``label_id`` (instance class + 1). 0 for ScanNet
+            and STPLS3D; 2 for S3DIS, whose evaluation also numbers the stuff classes ceiling and
+            floor (``label_id`` 1, 2; see ``sem2ins_classes``), as the official ``cls + 3``.
     """
 
     clamp_centers: bool = True
@@ -82,3 +85,4 @@ class InferenceSettings:
     nms_sigma: float = 2.0
     iterative_sampling: bool = False
     max_dyco_elements: int = 16_000_000
+    label_offset: int = 0

@@ -22,7 +22,7 @@ from sphmask.models.criterion import InstanceOutputs, SphericalMaskCriterion, po
 from sphmask.models.dynamic_conv import (make_controller, make_mask_tower, num_dynamic_params,
                                          radial_point_migration)
 from sphmask.models.heads import GenericMLP, PointwiseMLP, RadialInstanceDetection
-from sphmask.models.postprocess import scene_instances
+from sphmask.models.postprocess import scene_instances, semantic_instances
 from sphmask.models.settings import InferenceSettings, InstanceHeadSettings, LossSettings
 from sphmask.models.superpoint import offsets_from_scene, segment_count, segment_mean
 from sphmask.models.targets import compact_instances, instance_table, superpoint_targets
@@ -56,6 +56,9 @@ class SphericalMask(nn.Module):
         rays_width, rays_height: azimuth / polar sector counts (5 x 5 = 25 rays).
         mask_dim: width of the mask features and of the first dynamic layer (32).
         fixed_modules: top-level modules to freeze (no gradient, BatchNorm kept in eval mode).
+        sem2ins_classes: semantic classes that inference also returns as one instance each, from
+            the semantic prediction (S3DIS: ``[0, 1]``, ceiling and floor; with
+            ``inference.label_offset: 2``). Empty by default.
         instance_head, loss, inference: nested settings (dicts or settings objects).
     """
 
@@ -63,8 +66,12 @@ class SphericalMask(nn.Module):
                  semantic_classes: int = 20, instance_classes: int = 18, ignore_label: int = -100,
                  semantic_only: bool = False, voxel_scale: float = 50.0, filter_bg_thresh: float = 0.1,
                  rays_width: int = 5, rays_height: int = 5, mask_dim: int = 32, fixed_modules: Sequence[str] = (),
-                 instance_head=None, loss=None, inference=None):
+                 instance_head=None, loss=None, inference=None, sem2ins_classes: Sequence[int] = ()):
         super().__init__()
+        self.sem2ins_classes = [int(c) for c in sem2ins_classes]
+        bad = [c for c in self.sem2ins_classes if not 0 <= c < semantic_classes]
+        if bad:
+            raise ValueError(f"sem2ins_classes must be semantic classes 0..{semantic_classes - 1}, got {bad}")
         self.in_channels = in_channels
         self.with_coords = with_coords
         self.semantic_classes, self.instance_classes = semantic_classes, instance_classes
@@ -238,6 +245,10 @@ class SphericalMask(nn.Module):
         for b, res in enumerate(results):
             p0, p1 = int(vb.point_offsets[b]), int(vb.point_offsets[b + 1])
             res["semantic_pred"] = sem_point[p0:p1]
+            if self.sem2ins_classes and not self.semantic_only:
+                t0, t1 = int(vb.psp_offsets[b]), int(vb.psp_offsets[b + 1])
+                res["instances"] = semantic_instances(res["semantic_pred"], vb.psp[p0:p1] - t0, t1 - t0,
+                                                      self.sem2ins_classes)
             if self.semantic_only:
                 res["centroid_offset"] = trunk["offset"][vb.point2voxel[p0:p1]]
                 res["corners_offset"] = trunk["corners"][vb.point2voxel[p0:p1]]
@@ -262,8 +273,8 @@ class SphericalMask(nn.Module):
                 p0, p1 = int(vb.point_offsets[b]), int(vb.point_offsets[b + 1])
                 t0, t1 = int(vb.psp_offsets[b]), int(vb.psp_offsets[b + 1])
                 point_vsp = vb.vsp[vb.point2voxel[p0:p1]] - s0
-                results[b]["instances"] = scene_instances(*proposals, sp_count[s0:s1], vb.psp[p0:p1] - t0, point_vsp,
-                                                          t1 - t0, self.infer_cfg)
+                results[b]["instances"] += scene_instances(*proposals, sp_count[s0:s1], vb.psp[p0:p1] - t0,
+                                                           point_vsp, t1 - t0, self.infer_cfg)
         return results
 
     def query_rounds(self, n_obj: int) -> List[int]:

@@ -140,6 +140,43 @@ def test_quirk_switches_reach_the_assembly_op(tiny_config, rooms, monkeypatch, c
     assert float(rays.min()) >= 0.01
 
 
+def test_label_offset_shifts_every_label_and_nothing_else(tiny_config, rooms):
+    batch = make_batch(rooms, with_labels=False)
+    plain = _rig(_model(tiny_config)).eval()(batch)
+    shifted = _rig(_model(tiny_config, **{"inference.label_offset": 2})).eval()(batch)
+    for a, b in zip(plain, shifted):
+        assert [i["label_id"] + 2 for i in a["instances"]] == [i["label_id"] for i in b["instances"]]
+        for x, y in zip(a["instances"], b["instances"]):
+            assert torch.equal(x["mask"], y["mask"]) and x["score"] == y["score"]
+
+
+def test_sem2ins_classes_prepend_one_superpoint_aligned_instance_per_class(tiny_config, rooms):
+    batch = make_batch(rooms, with_labels=False)
+    plain = _rig(_model(tiny_config)).eval()(batch)
+    out = _rig(_model(tiny_config, sem2ins_classes=[0, 1])).eval()(batch)
+    seen = 0
+    for b, (a, r) in enumerate(zip(plain, out)):
+        sem = r["semantic_pred"]
+        sp = torch.as_tensor(rooms[b]["superpoints"])
+        extra = r["instances"][:len(r["instances"]) - len(a["instances"])]
+        expected = []
+        for c in (0, 1):  # brute force: a superpoint joins when >= half of its points are class c
+            keep = torch.zeros_like(sem, dtype=torch.bool)
+            for s in torch.unique(sp):
+                pts = sp == s
+                keep[pts] = (sem[pts] == c).float().mean() >= 0.5
+            if keep.any():
+                expected.append((c + 1, keep))
+        assert [(i["label_id"], i["score"]) for i in extra] == [(c, 1.0) for c, _ in expected]
+        for inst, (_, keep) in zip(extra, expected):
+            assert torch.equal(inst["mask"], keep)
+        assert [i["label_id"] for i in r["instances"][len(extra):]] == [i["label_id"] for i in a["instances"]]
+        seen += len(extra)
+    assert seen > 0
+    with pytest.raises(ValueError, match=r"sem2ins_classes must be semantic classes 0..3, got \[4\]"):
+        _model(tiny_config, sem2ins_classes=[4])
+
+
 def test_topk_pre_nms_limits_candidates(tiny_config, rooms):
     model = _rig(_model(tiny_config, **{"inference.topk_pre_nms": 3, "inference.npoint_thresh": 1})).eval()
     out = model(make_batch(rooms[:1], with_labels=False))[0]

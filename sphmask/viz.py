@@ -157,3 +157,17 @@ def write_html_viewer(path: str, xyz: np.ndarray, rgb: Optional[np.ndarray], ins
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(html)
+
+
+def render_segmentation(out_dir: str, name: str, cloud, instances: Sequence, class_names: Optional[Sequence[str]],
+                        title: str) -> None:
+    """``<out_dir>/<name>_top.png`` and ``<out_dir>/<name>_viewer.html`` of a segmented cloud.
+
+    Args:
+        cloud: a :class:`~sphmask.data.PointCloud` (its colours are shown in the viewer if it has any).
+        instances: :class:`~sphmask.engine.segment.Instance` objects (``indices``, ``label_id``, ``score``).
+    """
+    shown = [{"indices": i.indices, "label_id": i.label_id, "score": i.score} for i in instances]
+    render_top_view(os.path.join(out_dir, f"{name}_top.png"), cloud.xyz, shown, class_names, title=title)
+    rgb = rgb_uint8(cloud.rgb) if cloud.has_color else None
+    write_html_viewer(os.path.join(out_dir, f"{name}_viewer.html"), cloud.xyz, rgb, shown, class_names, title=title)

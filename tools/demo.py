@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     from sphmask.engine.segment import load_segmentation_model, segment_scene, write_segmentation
     from sphmask.evaluation import InstanceEvaluator
     from sphmask.io import DataFormatError, write_text
-    from sphmask.viz import render_top_view, rgb_uint8, write_html_viewer
+    from sphmask.viz import render_segmentation
 
     # torch logs a deprecation notice from inside spconv's forward; it says nothing about the demo
     logging.getLogger("torch.fx._symbolic_trace").setLevel(logging.ERROR)
@@ -103,11 +103,8 @@ def main(argv=None) -> int:
                            summary={"input": os.path.abspath(scene_dir), "score_thresh": args.score_thresh,
                                     "seconds": round(seconds, 3),
                                     "timing": {k: round(v, 3) for k, v in seg.timing.items()}})
-        shown_dicts = [{"indices": i.indices, "label_id": i.label_id, "score": i.score} for i in shown]
-        title = f"{sid}: {len(shown)} instances with score >= {args.score_thresh}"
-        render_top_view(os.path.join(args.out, f"{sid}_top.png"), cloud.xyz, shown_dicts, names, title=title)
-        write_html_viewer(os.path.join(args.out, f"{sid}_viewer.html"), cloud.xyz, rgb_uint8(cloud.rgb), shown_dicts,
-                          names, title=title)
+        render_segmentation(args.out, sid, cloud, shown, names,
+                            title=f"{sid}: {len(shown)} instances with score >= {args.score_thresh}")
         gt_count = len(gt.instance_classes)
         rows.append({"scene": sid, "points": seg.num_points, "gt_instances": gt_count, "predicted": len(shown),
                      "seconds": round(seconds, 3), **{f"{k}_s": round(v, 3) for k, v in seg.timing.items()}})

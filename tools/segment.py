@@ -89,17 +89,6 @@ def describe(exc: BaseException, path: str) -> str:
     return f"{path}: {type(exc).__name__}: {exc}"
 
 
-def render_outputs(out_dir: str, name: str, cloud, instances, instance_names) -> None:
-    """``<name>_top.png`` and ``<name>_viewer.html`` for the written instances."""
-    from sphmask.viz import render_top_view, rgb_uint8, write_html_viewer
-
-    shown = [{"indices": i.indices, "label_id": i.label_id, "score": i.score} for i in instances]
-    title = f"{name}: {len(shown)} instances"
-    render_top_view(os.path.join(out_dir, f"{name}_top.png"), cloud.xyz, shown, instance_names, title=title)
-    rgb = rgb_uint8(cloud.rgb) if cloud.has_color else None
-    write_html_viewer(os.path.join(out_dir, f"{name}_viewer.html"), cloud.xyz, rgb, shown, instance_names, title=title)
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
@@ -164,7 +153,10 @@ def main(argv=None) -> int:
             write_segmentation(args.out, name, cloud, seg, kept, setup.instance_names, setup.semantic_names,
                                summary)
             if args.render:
-                render_outputs(args.out, name, cloud, kept, setup.instance_names)
+                from sphmask.viz import render_segmentation
+
+                render_segmentation(args.out, name, cloud, kept, setup.instance_names,
+                                    title=f"{name}: {len(kept)} instances")
             for w in seg.warnings:
                 say(f"warning: {path}: {w}")
             blocks = f", {len(seg.blocks)} blocks" if len(seg.blocks) > 1 else ""

@@ -28,11 +28,13 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import torch
 from torch import nn
 
+from sphmask.errors import SphmaskError
+
 FORMAT = "sphmask"
 VERSION = 1
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(SphmaskError, RuntimeError):
     """A checkpoint that cannot be read or does not fit the model; the message lists every problem."""
 
 

@@ -12,8 +12,10 @@ from typing import Any, Callable, Dict, Iterable, Mapping, Optional
 
 import yaml
 
+from sphmask.errors import SphmaskError
 
-class ConfigError(ValueError):
+
+class ConfigError(SphmaskError, ValueError):
     """A config file, key or value that cannot be used; the message says which and why."""
 
 

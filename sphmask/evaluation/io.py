@@ -19,12 +19,13 @@ from typing import Any, List, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from sphmask.data.classes import DatasetClasses, get_dataset
+from sphmask.errors import SphmaskError
 from sphmask.io.atomic import write_bytes
 
 _MAX_DIGITS = 18  # 10**18 - 1 still fits int64
 
 
-class EvaluationInputError(ValueError):
+class EvaluationInputError(SphmaskError, ValueError):
     """An evaluation input file or array that cannot be used; the message says where and why."""
 
 

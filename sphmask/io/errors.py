@@ -1,7 +1,8 @@
 """The single error type raised for unusable input files."""
+from sphmask.errors import SphmaskError
 
 
-class DataFormatError(ValueError):
+class DataFormatError(SphmaskError, ValueError):
     """An input file that cannot be used. The message names the file and says what is wrong.
 
     ``path`` is the offending file (or directory) and ``problem`` the explanation, so batch tools

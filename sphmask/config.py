@@ -8,7 +8,7 @@ lists the valid keys, never a silently ignored setting.
 import copy
 import inspect
 import os
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 
 import yaml
 
@@ -19,10 +19,31 @@ class ConfigError(SphmaskError, ValueError):
     """A config file, key or value that cannot be used; the message says which and why."""
 
 
+BASE_KEY = "base"
+
+
 def load_config(path: str, overrides: Optional[Iterable[str]] = None) -> Dict[str, Any]:
-    """Read a YAML config and apply ``overrides`` (``"a.b.c=value"``, value parsed as YAML)."""
+    """Read a YAML config, compose it over its parent, and apply ``overrides``.
+
+    A config may name one parent file with a top-level ``base:`` key, a path relative to the
+    config's own folder. The parent is loaded first (it may have a parent of its own) and the child
+    is deep-merged into it: mappings merge key by key, any other value (lists included) replaces the
+    parent's. ``overrides`` (``"a.b.c=value"``, value parsed as YAML) apply to the composed config
+    and may only set keys that exist in it.
+    """
+    cfg = _load_composed(path, [])
+    for item in overrides or ():
+        apply_override(cfg, item)
+    return cfg
+
+
+def _load_composed(path: str, chain: List[str]) -> Dict[str, Any]:
+    real = os.path.realpath(path)
+    if real in chain:
+        raise ConfigError(f"config {path} is its own base (chain: {' -> '.join(chain + [real])})")
     if not os.path.isfile(path):
-        raise ConfigError(f"config file not found: {path}")
+        where = f" (base of {chain[-1]})" if chain else ""
+        raise ConfigError(f"config file not found: {path}{where}")
     with open(path) as f:
         try:
             cfg = yaml.safe_load(f)
@@ -30,9 +51,24 @@ def load_config(path: str, overrides: Optional[Iterable[str]] = None) -> Dict[st
             raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(cfg, dict):
         raise ConfigError(f"{path} must hold a mapping at the top level, got {type(cfg).__name__}")
-    for item in overrides or ():
-        apply_override(cfg, item)
-    return cfg
+    parent = cfg.pop(BASE_KEY, None)
+    if parent is None:
+        return cfg
+    if not isinstance(parent, str) or not parent:
+        raise ConfigError(f"{path}: '{BASE_KEY}' must be the path of one parent config, got {parent!r}")
+    base = _load_composed(os.path.join(os.path.dirname(os.path.abspath(path)), parent), chain + [real])
+    return merge_configs(base, cfg)
+
+
+def merge_configs(base: Mapping[str, Any], child: Mapping[str, Any]) -> Dict[str, Any]:
+    """``child`` deep-merged into a copy of ``base``: mappings merge, other values replace."""
+    out = copy.deepcopy(dict(base))
+    for key, value in child.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge_configs(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 def apply_override(cfg: Dict[str, Any], item: str) -> None:

@@ -54,3 +54,42 @@ def test_get_section_copies_and_reports_missing():
     assert cfg["data"]["train"]["a"] == 1
     with pytest.raises(ConfigError, match="no section 'data.test'"):
         get_section(cfg, "data.test")
+
+
+def _write(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+def test_base_is_deep_merged_child_wins_and_lists_are_replaced(tmp_path):
+    (tmp_path / "parent").mkdir()
+    _write(tmp_path / "parent" / "a.yaml", "model: {channels: 32, blocks: [1, 2, 3], head: {dim: 8, n: 2}}\nseed: 1\n")
+    child = _write(tmp_path / "b.yaml", "base: parent/a.yaml\nmodel: {blocks: [4], head: {n: 5}}\n")
+    assert load_config(child) == {"model": {"channels": 32, "blocks": [4], "head": {"dim": 8, "n": 5}}, "seed": 1}
+
+
+def test_base_chain_resolves_relative_to_each_file_and_overrides_apply_last(tmp_path):
+    (tmp_path / "x").mkdir()
+    _write(tmp_path / "root.yaml", "model: {channels: 32, depth: 1}\n")
+    _write(tmp_path / "x" / "mid.yaml", "base: ../root.yaml\nmodel: {depth: 2}\n")
+    leaf = _write(tmp_path / "leaf.yaml", "base: x/mid.yaml\nmodel: {channels: 16}\n")
+    assert load_config(leaf, ["model.depth=3"]) == {"model": {"channels": 16, "depth": 3}}
+
+
+def test_base_cycle_is_refused(tmp_path):
+    _write(tmp_path / "a.yaml", "base: b.yaml\n")
+    _write(tmp_path / "b.yaml", "base: a.yaml\n")
+    with pytest.raises(ConfigError, match="is its own base"):
+        load_config(str(tmp_path / "a.yaml"))
+
+
+def test_missing_base_names_the_child(tmp_path):
+    child = _write(tmp_path / "c.yaml", "base: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match=r"config file not found: .*nowhere.yaml \(base of .*c.yaml\)"):
+        load_config(child)
+
+
+def test_base_must_be_a_path(tmp_path):
+    child = _write(tmp_path / "c.yaml", "base: [a.yaml, b.yaml]\n")
+    with pytest.raises(ConfigError, match="'base' must be the path of one parent config"):
+        load_config(child)

@@ -39,7 +39,7 @@ def test_demo_writes_every_output(demo_run):
     assert rc == 0
     for suffix in ("_instances.ply", "_instances.npz", "_summary.json", "_top.png", "_viewer.html"):
         assert (out / f"{SCENE}{suffix}").is_file(), suffix
-    assert (out / "plotly.min.js").is_file() and (out / "metrics.json").is_file()
+    assert (out / "metrics.json").is_file()
     summary = json.load(open(out / f"{SCENE}_summary.json"))
     assert summary["num_instances"] == len(summary["instances"]) > 0
     assert all(i["score"] >= 0.3 for i in summary["instances"])

@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.sphmask-deps
 
-.PHONY: venv build test demo bench cuda-check clean
+.PHONY: venv build test demo bench cuda-check viewer-js clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,11 @@ demo: build
 bench: build
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) bench/ops.py --write docs/benchmarks.md
+
+# Rebuild the HTML viewer's script (sphmask/viz/static/sphmask-viewer.min.js, committed) from js/viewer:
+# three.js and esbuild at the versions in js/viewer/package-lock.json, from the npm registry.
+viewer-js:
+	cd js/viewer && npm ci --silent && npm run --silent build
 
 cuda-check: $(STAMP)
 	PYTHON=$(PY) bash tools/cuda_check.sh

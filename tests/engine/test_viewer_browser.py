@@ -170,7 +170,6 @@ def test_levels_colour_by_superpoint_instance_and_class(room, context):
     for level in ("superpoints", "instances", "classes"):
         page.check(f"#level-{level}")
         pixels[level] = _canvas_pixels(page)
-        page.screenshot(path=f"/tmp/v/level_{level}.png")
     assert _has_colour(pixels["instances"], instance_palette(1)[0])
     assert not _has_colour(pixels["classes"], instance_palette(1)[0])
     class_colour = class_colors(SCANNETV2.semantic_names)[inst0["label_id"] + 1]

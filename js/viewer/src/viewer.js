@@ -32,7 +32,7 @@ function superpointFactor(id) {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return 0.55 + 0.8 * ((h >>> 0) / 4294967295);
+  return 0.45 + 1.0 * ((h >>> 0) / 4294967295);
 }
 
 function rgbCss(c) {
@@ -113,7 +113,7 @@ class Viewer {
     const r = this.meta.radius;
     this.camera = new PerspectiveCamera(50, 1, r / 200, r * 50);
     this.camera.up.set(0, 0, 1);
-    this.camera.position.set(cx + 1.1 * r, cy - 1.5 * r, cz + 1.4 * r);
+    this.camera.position.set(cx + 0.9 * r, cy - 1.25 * r, cz + 1.15 * r);
     this.controls = new OrbitControls(this.camera, this.renderer.domElement);
     this.controls.target.set(cx, cy, cz);
     this.controls.update();

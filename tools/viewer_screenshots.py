@@ -5,7 +5,7 @@ its viewer opened in headless Chromium at each level, then a selection and its e
     python tools/viewer_screenshots.py [--scene synth1001_00] [--out docs/images]
 
 Writes ``viewer_<level>.png``, ``viewer_threshold.png``, ``viewer_selection.png`` and
-``demo_viewer.png`` / ``demo_top.png`` (the pictures docs/demo_model.md shows), and prints what the
+``demo_top.png`` (docs/demo_model.md shows it and ``viewer_instances.png``), and prints what the
 selection exported. Needs playwright and Debian's chromium (see tests/browser.py).
 """
 import argparse
@@ -42,9 +42,10 @@ def main(argv=None) -> int:
     cloud = load_point_cloud(scene_paths(scene_dir, args.scene)["mesh"], compute_superpoints=True)
     seg = segment_scene(setup.model, cloud, voxel=setup.voxel, test_rotation=setup.test_rotation, name=args.scene)
     work = tempfile.mkdtemp(prefix="sphmask-shots-")
-    render_segmentation(work, args.scene, cloud, seg.instances, setup.instance_names,
-                        title=f"{args.scene}: {len(seg.instances)} instances", superpoints=cloud.superpoints,
-                        semantic=seg.semantic, semantic_names=setup.semantic_names)
+    shown = seg.above(0.3)  # what `make demo` shows (its --score-thresh)
+    render_segmentation(work, args.scene, cloud, shown, setup.instance_names,
+                        title=f"{args.scene}: {len(shown)} instances with score >= 0.3", superpoints=cloud.superpoints,
+                        semantic=seg.semantic, semantic_names=setup.semantic_names, score_threshold=0.3)
     os.makedirs(args.out, exist_ok=True)
     os.replace(os.path.join(work, f"{args.scene}_top.png"), os.path.join(args.out, "demo_top.png"))
     page_path = os.path.join(work, f"{args.scene}_viewer.html")
@@ -54,14 +55,12 @@ def main(argv=None) -> int:
             page.check(f"#level-{level}")
             page.screenshot(path=os.path.join(args.out, f"viewer_{level}.png"))
         page.check("#level-instances")
-        page.screenshot(path=os.path.join(args.out, "demo_viewer.png"))
-        page.fill("#score", "0.5")
+        page.fill("#score", "0.97")
         page.screenshot(path=os.path.join(args.out, "viewer_threshold.png"))
-        print("at 0.5:", page.text_content("#visible-count"))
+        print("at 0.97:", page.text_content("#visible-count"))
         page.fill("#score", "0.3")
         # the two largest shown instances: click the first on the canvas, shift-click the second in the list
-        ids = sorted((k for k, i in enumerate(seg.instances) if i.score >= 0.3),
-                     key=lambda k: -seg.instances[k].num_points)[:2]
+        ids = sorted(range(len(shown)), key=lambda k: -shown[k].num_points)[:2]
         xy = page.evaluate("""(k) => { const v = window.sphmask.viewer, pts = [];
             for (let i = v.offsets[k]; i < v.offsets[k + 1]; i++) pts.push(v.members[i]);
             const mid = pts[Math.floor(pts.length / 2)], q = v.project(mid); return [q.x, q.y]; }""", ids[0])
@@ -73,7 +72,7 @@ def main(argv=None) -> int:
         with page.expect_download() as dl:
             page.click("#export-ply")
         ply = PlyData.read(dl.value.path())["vertex"]
-        union = np.unique(np.concatenate([seg.instances[k].indices for k in map(int, page.evaluate(
+        union = np.unique(np.concatenate([shown[k].indices for k in map(int, page.evaluate(
             "[...window.sphmask.viewer.selection]"))]))
         print(f"exported {dl.value.suggested_filename}: {ply.count} points; union of the selected masks: "
               f"{union.size}")

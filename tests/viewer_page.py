@@ -16,6 +16,7 @@ def read_page(path: str) -> dict:
     for name, spec in meta["arrays"].items():
         text = re.search(f'<script type="application/octet-stream" id="{spec["element"]}">(.*?)</script>', html,
                          re.S).group(1)
-        arrays[name] = np.frombuffer(zlib.decompress(base64.b64decode(text)), dtype=np.dtype(spec["dtype"]).newbyteorder("<"))
+        dtype = np.dtype(spec["dtype"]).newbyteorder("<")
+        arrays[name] = np.frombuffer(zlib.decompress(base64.b64decode(text)), dtype=dtype)
         assert arrays[name].size == spec["length"], name
     return {"meta": meta, "arrays": arrays, "html": html}

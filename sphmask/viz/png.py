@@ -47,7 +47,8 @@ def render_top_view(path: str, xyz: np.ndarray, instances: Sequence[Mapping],
         ax.set_ylabel("y (m)")
         ax.set_title(title or f"{len(insts)} instances")
         shown = [k for k in range(len(insts)) if (owner == k).any()]
-        handles = [Patch(color=palette[k], label=f"{class_name(insts[k]['label_id'], class_names)} {insts[k]['score']:.2f}") for k in shown[:MAX_LEGEND_ENTRIES]]
+        handles = [Patch(color=palette[k], label=f"{class_name(insts[k]['label_id'], class_names)} {insts[k]['score']:.2f}")
+                   for k in shown[:MAX_LEGEND_ENTRIES]]
         if len(shown) > MAX_LEGEND_ENTRIES:
             handles.append(Patch(color="white", label=f"+ {len(shown) - MAX_LEGEND_ENTRIES} more"))
         if len(shown) < len(insts):

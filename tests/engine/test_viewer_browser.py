@@ -101,7 +101,8 @@ def _clickable_point(page, room, target, screen=None):
 
 
 def _panel(page):
-    return page.evaluate("""(() => { const info = document.getElementById('info'); const cls = info.querySelector('td[data-key=class]');
+    return page.evaluate("""(() => { const info = document.getElementById('info');
+        const cls = info.querySelector('td[data-key=class]');
         return {instance: info.dataset.instance, cls: cls ? cls.textContent : null,
                 points: (info.querySelector('td[data-key=points]') || {}).textContent}; })()""")
 

@@ -164,7 +164,8 @@ ESBUILD = os.path.join(ROOT, "js", "viewer", "node_modules", ".bin", "esbuild")
 @pytest.mark.skipif(not os.path.exists(ESBUILD), reason="needs `npm ci` in js/viewer (make viewer-js; .ci/run does it)")
 def test_committed_viewer_script_is_built_from_its_sources(tmp_path):
     out = tmp_path / "bundle.js"
-    subprocess.run(["npm", "run", "--silent", "build", "--", f"--outfile={out}"], cwd=os.path.join(ROOT, "js", "viewer"),
+    subprocess.run(["npm", "run", "--silent", "build", "--", f"--outfile={out}"],
+                   cwd=os.path.join(ROOT, "js", "viewer"),
                    check=True, capture_output=True, timeout=120)
     assert filecmp.cmp(out, os.path.join(ROOT, "sphmask", "viz", "static", "sphmask-viewer.min.js"), shallow=False), \
         "sphmask/viz/static/sphmask-viewer.min.js is stale: run `make viewer-js` and commit it"

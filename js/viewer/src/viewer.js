@@ -10,20 +10,13 @@ import {
 } from "three";
 import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
 
+import { decodeArray } from "./data.js";
+import { el, rgbCss } from "./dom.js";
+import { download, selectionJson, selectionPly, selectionPoints } from "./export.js";
+
 const LEVELS = ["superpoints", "instances", "classes"];
 const DIM = 0.28; // brightness of points outside the selection while something is selected
 const PICK_RADIUS_PX = 6;
-
-async function decodeArray(spec) {
-  const text = document.getElementById(spec.element).textContent.trim();
-  const packed = await (await fetch("data:application/octet-stream;base64," + text)).arrayBuffer();
-  const stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream("deflate"));
-  const raw = await new Response(stream).arrayBuffer();
-  const Type = { float32: Float32Array, int32: Int32Array, int16: Int16Array, uint8: Uint8Array }[spec.dtype];
-  const out = new Type(raw);
-  if (out.length !== spec.length) throw new Error(`${spec.element}: ${out.length} values, expected ${spec.length}`);
-  return out;
-}
 
 // Superpoint shading: a per-superpoint brightness factor from an integer hash, so neighbouring
 // superpoints of one instance differ while keeping the instance's hue.
@@ -33,20 +26,6 @@ function superpointFactor(id) {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return 0.45 + 1.0 * ((h >>> 0) / 4294967295);
-}
-
-function rgbCss(c) {
-  return `rgb(${c[0]},${c[1]},${c[2]})`;
-}
-
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "text") e.textContent = v;
-    else e.setAttribute(k, v);
-  }
-  for (const c of children) e.append(c);
-  return e;
 }
 
 class Viewer {
@@ -274,69 +253,6 @@ class Viewer {
     this.recolour();
   }
 
-  // ------------------------------------------------------------------------------------- export
-
-  // Points of the selection: every point of every selected mask, ascending, each with the selected
-  // instance that holds it (the best score where selected masks overlap).
-  selectionPoints() {
-    const tag = new Int32Array(this.n).fill(-1);
-    const order = [...this.selection].sort((a, b) => this.instances[a].score - this.instances[b].score);
-    for (const k of order) for (let i = this.offsets[k]; i < this.offsets[k + 1]; i++) tag[this.members[i]] = k;
-    const points = [];
-    for (let p = 0; p < this.n; p++) if (tag[p] >= 0) points.push(p);
-    return { points, tag };
-  }
-
-  selectionPly() {
-    const { points, tag } = this.selectionPoints();
-    const ids = [...this.selection].sort((a, b) => a - b);
-    const header = "ply\nformat binary_little_endian 1.0\n"
-      + `comment sphmask viewer selection of ${this.meta.name}: instances ${ids.join(" ")}\n`
-      + `element vertex ${points.length}\n`
-      + "property float x\nproperty float y\nproperty float z\n"
-      + "property uchar red\nproperty uchar green\nproperty uchar blue\n"
-      + "property int instance\nproperty int point_index\nend_header\n";
-    const head = new TextEncoder().encode(header);
-    const stride = 12 + 3 + 8;
-    const buf = new ArrayBuffer(head.length + stride * points.length);
-    new Uint8Array(buf).set(head);
-    const dv = new DataView(buf, head.length);
-    const origin = this.meta.origin; // the page stores coordinates relative to it (float32 precision)
-    points.forEach((p, i) => {
-      const o = i * stride, k = tag[p];
-      dv.setFloat32(o, this.xyz[3 * p] + origin[0], true);
-      dv.setFloat32(o + 4, this.xyz[3 * p + 1] + origin[1], true);
-      dv.setFloat32(o + 8, this.xyz[3 * p + 2] + origin[2], true);
-      const c = this.rgb ? [this.rgb[3 * p], this.rgb[3 * p + 1], this.rgb[3 * p + 2]] : this.instances[k].color;
-      dv.setUint8(o + 12, c[0]); dv.setUint8(o + 13, c[1]); dv.setUint8(o + 14, c[2]);
-      dv.setInt32(o + 15, k, true);
-      dv.setInt32(o + 19, p, true);
-    });
-    return new Blob([buf], { type: "application/octet-stream" });
-  }
-
-  selectionJson() {
-    const ids = [...this.selection].sort((a, b) => a - b);
-    const doc = {
-      scene: this.meta.name, num_input_points: this.n, score_threshold: this.threshold,
-      instances: ids.map((k) => {
-        const inst = this.instances[k];
-        return {
-          id: k, label_id: inst.label_id, class: inst.class, score: inst.score, num_points: inst.num_points,
-          num_superpoints: inst.num_superpoints, point_indices: Array.from(this.members.subarray(this.offsets[k], this.offsets[k + 1])),
-        };
-      }),
-    };
-    return new Blob([JSON.stringify(doc, null, 1)], { type: "application/json" });
-  }
-
-  download(blob, suffix) {
-    const a = el("a", { href: URL.createObjectURL(blob), download: `${this.meta.name}_${suffix}` });
-    document.body.append(a);
-    a.click();
-    setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 0);
-  }
-
   // ----------------------------------------------------------------------------------------- UI
 
   buildControls() {
@@ -362,8 +278,8 @@ class Viewer {
     } else {
       rgbBox.parentElement.style.display = "none";
     }
-    document.getElementById("export-ply").addEventListener("click", () => this.download(this.selectionPly(), "selection.ply"));
-    document.getElementById("export-json").addEventListener("click", () => this.download(this.selectionJson(), "selection.json"));
+    document.getElementById("export-ply").addEventListener("click", () => download(this, selectionPly(this), "selection.ply"));
+    document.getElementById("export-json").addEventListener("click", () => download(this, selectionJson(this), "selection.json"));
     document.getElementById("clear").addEventListener("click", () => this.choose(-1, false));
     const list = document.getElementById("instances");
     this.rows = [];
@@ -400,7 +316,7 @@ class Viewer {
     this.updateInfo();
     const sel = document.getElementById("selection");
     const ids = [...this.selection].sort((a, b) => a - b);
-    const total = ids.length ? this.selectionPoints().points.length : 0;
+    const total = ids.length ? selectionPoints(this).points.length : 0;
     sel.textContent = ids.length ? `${ids.length} selected (${ids.map((k) => "#" + k).join(", ")}), ${total.toLocaleString()} points`
       : "nothing selected (click a point; shift-click adds)";
     sel.dataset.count = String(ids.length);

@@ -14,20 +14,24 @@ restricted to the shared points >= ``merge_iou``). Merged masks are then made su
 :func:`write_segmentation` writes ``<name>_instances.npz``, ``<name>_instances.ply`` and
 ``<name>_summary.json``, each atomically; :func:`read_instances` reads the NPZ back.
 
+:class:`Segmenter` (also ``sphmask.Segmenter``) is the Python API over all of it: arrays or files
+in, :class:`SegmentationResult` out.
+
 The parts: ``blocks`` (planning), ``merge`` (across blocks), ``run`` (superpoints, model passes),
-``instances`` (result types), ``io`` (files); model and config loading is
-:func:`sphmask.checkpoint.load_segmentation_model`.
+``instances`` (result types), ``io`` (files, output sets), ``api`` (the Segmenter); model and
+config loading is :func:`sphmask.checkpoint.load_segmentation_model`.
 """
 from sphmask.checkpoint import SegmentationSetup, load_segmentation_model
+from sphmask.engine.segment.api import SegmentationResult, Segmenter, SegmentInputError
 from sphmask.engine.segment.blocks import MIN_CELL, Block, CropSettings, block_owners, plan_blocks
-from sphmask.engine.segment.instances import Instance, SceneSegmentation, sort_instances
-from sphmask.engine.segment.io import class_name, output_paths, read_instances, write_segmentation
+from sphmask.engine.segment.instances import Instance, InstanceView, SceneSegmentation, class_name, sort_instances
+from sphmask.engine.segment.io import output_paths, output_set, read_instances, write_segmentation
 from sphmask.engine.segment.merge import merge_block_instances, superpoint_cleanup
 from sphmask.engine.segment.run import PLAUSIBLE_EXTENT, extent_warning, run_block, segment_scene
 
 __all__ = [
-    "MIN_CELL", "PLAUSIBLE_EXTENT", "Block", "CropSettings", "Instance", "SceneSegmentation", "SegmentationSetup",
-    "block_owners", "class_name", "extent_warning", "load_segmentation_model", "merge_block_instances",
-    "output_paths", "plan_blocks", "read_instances", "run_block", "segment_scene", "sort_instances",
+    "MIN_CELL", "PLAUSIBLE_EXTENT", "Block", "CropSettings", "Instance", "InstanceView", "SceneSegmentation",
+    "SegmentInputError", "SegmentationResult", "SegmentationSetup", "Segmenter", "block_owners", "class_name",
+    "extent_warning", "load_segmentation_model", "merge_block_instances", "output_paths", "output_set", "plan_blocks", "read_instances", "run_block", "segment_scene", "sort_instances",
     "superpoint_cleanup", "write_segmentation",
 ]

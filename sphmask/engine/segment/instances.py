@@ -1,7 +1,8 @@
-"""What a segmentation returns: :class:`Instance` (one object as point indices) and
-:class:`SceneSegmentation` (all of them, the semantic classes, blocks, timing), and their order."""
+"""What a segmentation returns: :class:`Instance` (one object as point indices),
+:class:`SceneSegmentation` (all of them, the semantic classes, blocks, timing), their order, and
+:class:`InstanceView`, an instance as a ``{mask, label, label_id, score}`` mapping."""
 import dataclasses
-from typing import Dict, List, Sequence
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -36,7 +37,9 @@ class SceneSegmentation:
         instances: best score first (ties: lower first point index first).
         semantic: int64 [N] semantic class (train id) per point, from the block whose core holds it.
         blocks: the blocks that were run (one covering everything when there was no cropping).
-        timing: seconds per stage (``superpoints``, ``inference``, ``merge``).
+        timing: seconds per stage: ``superpoints``, ``voxelise`` (block planning, test transform,
+            batching), ``network`` (the model passes) and ``postprocess`` (results to NumPy,
+            merging blocks).
         warnings: things the user should know (implausible extent, blocks over the budget, ...).
     """
 
@@ -58,3 +61,51 @@ def sort_instances(instances: Sequence[Instance]) -> List[Instance]:
         return (-inst.score, int(inst.indices[0]) if inst.indices.size else -1, inst.label_id)
 
     return sorted(instances, key=key)
+
+
+def class_name(label_id: int, instance_names: Optional[Sequence[str]]) -> str:
+    """Name of a 1-based instance class, ``class_<label_id>`` when the names are unknown."""
+    if instance_names is not None and 1 <= label_id <= len(instance_names):
+        return str(instance_names[label_id - 1])
+    return f"class_{label_id}"
+
+
+class InstanceView(Mapping):
+    """An instance as a read-only mapping ``{mask: bool [N], label: str, label_id: int, score: float}``.
+
+    The boolean mask is built each time ``["mask"]`` is read, so a list of views costs K index
+    arrays, not K x N booleans; ``indices`` (int64 [n], ascending) and ``num_points`` are attributes.
+    ``dict(view)`` gives a plain dict with the mask.
+    """
+
+    KEYS = ("mask", "label", "label_id", "score")
+
+    def __init__(self, inst: Instance, num_points: int, instance_names: Optional[Sequence[str]] = None):
+        self.instance = inst
+        self.indices = inst.indices
+        self.num_points = inst.num_points
+        self._n = num_points
+        self._names = instance_names
+
+    def __getitem__(self, key):
+        if key == "mask":
+            mask = np.zeros(self._n, dtype=bool)
+            mask[self.indices] = True
+            return mask
+        if key == "label":
+            return class_name(self.instance.label_id, self._names)
+        if key == "label_id":
+            return self.instance.label_id
+        if key == "score":
+            return self.instance.score
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.KEYS)
+
+    def __len__(self) -> int:
+        return len(self.KEYS)
+
+    def __repr__(self) -> str:
+        return (f"InstanceView(label={self['label']!r}, label_id={self.instance.label_id}, "
+                f"score={self.instance.score:.4f}, num_points={self.num_points})")

@@ -16,6 +16,25 @@ from sphmask.engine.segment.merge import merge_block_instances, superpoint_clean
 #: Extents (metres, after ``scale``) outside this range are reported as implausible.
 PLAUSIBLE_EXTENT = (0.1, 1000.0)
 
+#: Coordinates (metres) up to this magnitude go to float32 as they are: float32 resolves 0.06 mm or
+#: finer there, and mesh superpoints then equal ScanNet's, which are computed on file coordinates.
+#: A cloud reaching further (georeferenced: UTM northings are ~5e6 m, where float32 steps by 0.5 m)
+#: is first centred on its bounding box in float64, so float32 keeps its geometry.
+FLOAT32_SAFE = 1024.0
+
+
+def local_frame(xyz: np.ndarray) -> np.ndarray:
+    """float64 [N, 3]: ``xyz``, centred on its bounding-box centre when it reaches beyond
+    :data:`FLOAT32_SAFE` metres from the origin (else unchanged)."""
+    xyz = np.asarray(xyz, dtype=np.float64)
+    if xyz.size and float(np.abs(xyz).max()) > FLOAT32_SAFE:
+        xyz = xyz - (xyz.min(0) + xyz.max(0)) / 2
+    return xyz
+
+
+def _float32(xyz: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(local_frame(xyz), dtype=np.float32))
+
 
 def extent_warning(xyz: np.ndarray) -> Optional[str]:
     """A message when the cloud's extent (metres expected) is implausible, else ``None``."""
@@ -38,9 +57,9 @@ def _point_superpoints(xyz: np.ndarray, faces: Optional[np.ndarray], blocks: Seq
     from sphmask.ops import segment_mesh, segment_points
 
     if faces is not None:
-        return segment_mesh(torch.from_numpy(xyz.astype(np.float32)), torch.from_numpy(faces)).numpy()
+        return segment_mesh(_float32(xyz), torch.from_numpy(faces)).numpy()
     if owner is None:
-        return segment_points(torch.from_numpy(xyz.astype(np.float32))).numpy()
+        return segment_points(_float32(xyz)).numpy()
     # Per core cell, so memory follows the block size rather than the cloud size; superpoints then
     # end at cell edges, a small change next to the hundreds of superpoints inside a block.
     sp = np.empty(xyz.shape[0], dtype=np.int64)
@@ -51,8 +70,7 @@ def _point_superpoints(xyz: np.ndarray, faces: Optional[np.ndarray], blocks: Seq
         pts = by_owner[bounds[b]:bounds[b + 1]]
         if pts.size == 0:
             continue
-        ids = np.unique(segment_points(torch.from_numpy(xyz[pts].astype(np.float32))).numpy(),
-                        return_inverse=True)[1].reshape(-1)
+        ids = np.unique(segment_points(_float32(xyz[pts])).numpy(), return_inverse=True)[1].reshape(-1)
         sp[pts] = ids + bias
         bias += int(ids.max()) + 1
     return sp
@@ -64,7 +82,8 @@ def _model_device(model) -> torch.device:
 
 
 def run_block(model, xyz: np.ndarray, rgb: np.ndarray, superpoints: np.ndarray, voxel: VoxelConfig,
-              test_rotation: bool = True, scan_id: str = "block") -> Dict[str, Any]:
+              test_rotation: bool = True, scan_id: str = "block",
+              timing: Optional[Dict[str, float]] = None) -> Dict[str, Any]:
     """One model pass over the points of one block, prepared like a test scene.
 
     The points are centred on their mean (ScanNet's preprocessing centres each scene), rotated by
@@ -72,6 +91,9 @@ def run_block(model, xyz: np.ndarray, rgb: np.ndarray, superpoints: np.ndarray, 
 
     Args:
         xyz: float [n, 3] metres; rgb: float32 [n, 3] in [-1, 1]; superpoints: int [n].
+        timing: when given, seconds are added to its ``voxelise`` (transform, batch, transfer),
+            ``network`` (``model(batch)``, the model's own post-processing included) and
+            ``postprocess`` (results to NumPy) entries.
     Returns:
         the model's result for the scene: ``{semantic_pred int64 [n], instances: [{mask bool [n],
         label_id, score}]}`` with everything on the CPU as NumPy.
@@ -79,6 +101,8 @@ def run_block(model, xyz: np.ndarray, rgb: np.ndarray, superpoints: np.ndarray, 
     from sphmask.data.dataset import collate
     from sphmask.engine.trainer import move_to_device
 
+    timing = {} if timing is None else timing
+    t0 = time.perf_counter()
     xyz = np.asarray(xyz, dtype=np.float64)
     xyz_voxel, xyz_middle = transform_test(xyz - xyz.mean(0), voxel, test_rotation)
     in_channels = int(getattr(model, "in_channels", 3))
@@ -94,16 +118,24 @@ def run_block(model, xyz: np.ndarray, rgb: np.ndarray, superpoints: np.ndarray, 
         "instance": None,
         "num_instances": 0,
     }
-    batch = move_to_device(collate([sample], min_spatial_shape=voxel.spatial_shape[0]), _model_device(model))
+    device = _model_device(model)
+    batch = move_to_device(collate([sample], min_spatial_shape=voxel.spatial_shape[0]), device)
+    t1 = time.perf_counter()
     with torch.no_grad():
         res = model(batch)[0]
+    if device.type == "cuda":  # kernels run asynchronously; charge them to the network
+        torch.cuda.synchronize(device)
+    t2 = time.perf_counter()
 
     def cpu(x):
         return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
-    return {"semantic_pred": cpu(res["semantic_pred"]).astype(np.int64),
-            "instances": [{"mask": cpu(i["mask"]).astype(bool), "label_id": int(i["label_id"]),
-                           "score": float(i["score"])} for i in res["instances"]]}
+    out = {"semantic_pred": cpu(res["semantic_pred"]).astype(np.int64),
+           "instances": [{"mask": cpu(i["mask"]).astype(bool), "label_id": int(i["label_id"]),
+                          "score": float(i["score"])} for i in res["instances"]]}
+    for key, seconds in (("voxelise", t1 - t0), ("network", t2 - t1), ("postprocess", time.perf_counter() - t2)):
+        timing[key] = timing.get(key, 0.0) + seconds
+    return out
 
 
 def segment_scene(model, cloud: PointCloud, *, scale: float = 1.0, crop: CropSettings = CropSettings(),
@@ -138,13 +170,16 @@ def segment_scene(model, cloud: PointCloud, *, scale: float = 1.0, crop: CropSet
         model.eval()
     if min_points is None:
         min_points = int(getattr(getattr(model, "infer_cfg", None), "npoint_thresh", 100))
-    timing: Dict[str, float] = {}
-    xyz = cloud.xyz.astype(np.float64) * scale
+    timing: Dict[str, float] = {"superpoints": 0.0, "voxelise": 0.0, "network": 0.0, "postprocess": 0.0}
+    t0 = time.perf_counter()
+    # Georeferenced clouds: everything below (blocks, superpoints, voxels) sees local coordinates.
+    xyz = local_frame(cloud.xyz.astype(np.float64) * scale)
     warnings = [w for w in [extent_warning(xyz)] if w]
     blocks, block_warnings = plan_blocks(xyz[:, :2], crop)
     warnings += block_warnings
     cropped = len(blocks) > 1
     owner = block_owners(xyz[:, :2], blocks) if cropped else None
+    timing["voxelise"] += time.perf_counter() - t0
 
     t0 = time.perf_counter()
     superpoints = cloud.superpoints
@@ -155,7 +190,6 @@ def segment_scene(model, cloud: PointCloud, *, scale: float = 1.0, crop: CropSet
         raise ValueError(f"{name}: {superpoints.shape[0]} superpoint ids for {n} points")
     timing["superpoints"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
     semantic = np.zeros(n, dtype=np.int64)
     block_instances: List[List[Instance]] = []
     iterator = blocks
@@ -166,7 +200,8 @@ def segment_scene(model, cloud: PointCloud, *, scale: float = 1.0, crop: CropSet
     for b, block in enumerate(iterator):
         pts = block.points
         res = run_block(model, xyz[pts], cloud.rgb[pts], superpoints[pts], voxel, test_rotation,
-                        scan_id=f"{name}#{b}" if cropped else name)
+                        scan_id=f"{name}#{b}" if cropped else name, timing=timing)
+        t0 = time.perf_counter()
         if cropped:
             own = np.flatnonzero(owner[pts] == b)
             semantic[pts[own]] = res["semantic_pred"][own]
@@ -174,7 +209,7 @@ def segment_scene(model, cloud: PointCloud, *, scale: float = 1.0, crop: CropSet
             semantic[:] = res["semantic_pred"]
         block_instances.append([Instance(indices=pts[i["mask"]], label_id=i["label_id"], score=i["score"])
                                 for i in res["instances"]])
-    timing["inference"] = time.perf_counter() - t0
+        timing["postprocess"] += time.perf_counter() - t0
 
     t0 = time.perf_counter()
     if cropped:
@@ -182,6 +217,6 @@ def segment_scene(model, cloud: PointCloud, *, scale: float = 1.0, crop: CropSet
         instances = sort_instances(superpoint_cleanup(instances, superpoints, min_points))
     else:
         instances = sort_instances(block_instances[0])
-    timing["merge"] = time.perf_counter() - t0
+    timing["postprocess"] += time.perf_counter() - t0
     return SceneSegmentation(num_points=n, instances=instances, semantic=semantic, blocks=blocks, timing=timing,
                              warnings=warnings)

@@ -22,12 +22,16 @@ class CropSettings:
         overlap: width in metres of the strip two neighbouring blocks share.
         merge_iou: two same-class instances of different blocks are merged when their IoU over the
             points both blocks contain reaches this.
+        suppress: after merging, remove what blocks add to a one-pass result: block-edge fragments
+            left to the block whose core holds them, and duplicates decayed by matrix NMS over the
+            merged set (``False``: merging only, as sphmask 0.1 did).
     """
 
     max_points: int = 250_000
     block_size: Optional[float] = None
     overlap: float = 1.0
     merge_iou: float = 0.5
+    suppress: bool = True
 
     def __post_init__(self):
         if self.max_points <= 0:

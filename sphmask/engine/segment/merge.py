@@ -4,6 +4,7 @@ blocks share (:func:`merge_block_instances`) and making merged masks superpoint-
 from typing import Dict, List, Sequence
 
 import numpy as np
+import torch
 
 from sphmask.engine.segment.blocks import Block
 from sphmask.engine.segment.instances import Instance, sort_instances
@@ -139,3 +140,49 @@ def superpoint_cleanup(instances: Sequence[Instance], superpoints: np.ndarray, m
         indices = np.sort(members[np.repeat(starts[keep], lengths) + within])
         out.append(Instance(indices=indices, label_id=inst.label_id, score=inst.score))
     return out
+
+
+def drop_edge_fragments(block_instances: Sequence[Sequence[Instance]], owner: np.ndarray) -> List[List[Instance]]:
+    """Per block, its instances without the block-edge fragments: those with more than half of
+    their points in other blocks' cores. Such an object lies mostly where another block sees it
+    with the context on all sides, so that block's instance stands for it.
+
+    Args:
+        block_instances: per block, instances with indices into the whole cloud.
+        owner: int64 [N] block whose core holds each point (:func:`~sphmask.engine.segment.blocks.block_owners`).
+    """
+    return [[inst for inst in insts if 2 * np.count_nonzero(owner[inst.indices] == b) >= inst.num_points]
+            for b, insts in enumerate(block_instances)]
+
+
+def rescore_duplicates(instances: Sequence[Instance], superpoints: np.ndarray, sigma: float = 2.0) -> List[Instance]:
+    """Decay the scores of same-class overlapping instances with the model's matrix NMS
+    (:func:`sphmask.models.postprocess.matrix_nms`, Gaussian kernel) over the merged set, as the
+    model does within one pass; masks are compared on superpoints weighted by their sizes (the
+    masks are superpoint-consistent after :func:`superpoint_cleanup`, so these are point IoUs).
+
+    Returns the instances with their new scores, best first.
+    """
+    from sphmask.models.postprocess import matrix_nms
+
+    if not instances:
+        return []
+    _, inv = np.unique(superpoints, return_inverse=True)
+    inv = inv.reshape(-1)
+    sizes = np.bincount(inv)
+    labels = np.array([i.label_id for i in instances])
+    scores = np.array([i.score for i in instances], dtype=np.float64)
+    new = scores.copy()
+    # matrix NMS only decays same-class pairs: one class at a time, on the superpoints it touches
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        sps = [np.unique(inv[instances[k].indices]) for k in members]
+        cols, col_of = np.unique(np.concatenate(sps), return_inverse=True)
+        masks = torch.zeros((members.size, cols.size), dtype=torch.bool)
+        rows = torch.from_numpy(np.repeat(np.arange(members.size), [s.size for s in sps]))
+        masks[rows, torch.from_numpy(col_of)] = True
+        order, decayed = matrix_nms(masks, torch.zeros(members.size, dtype=torch.int64),
+                                    torch.from_numpy(scores[members]), torch.from_numpy(sizes[cols]), sigma)
+        new[members[order.numpy()]] = decayed.numpy()
+    return sort_instances([Instance(indices=inst.indices, label_id=inst.label_id, score=float(s))
+                           for inst, s in zip(instances, new)])

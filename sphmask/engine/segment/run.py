@@ -11,7 +11,9 @@ from sphmask.data.pointcloud import PointCloud
 from sphmask.data.transforms import VoxelConfig, transform_test
 from sphmask.engine.segment.blocks import Block, CropSettings, block_owners, plan_blocks
 from sphmask.engine.segment.instances import Instance, SceneSegmentation, sort_instances
-from sphmask.engine.segment.merge import merge_block_instances, superpoint_cleanup
+from sphmask.engine.segment.merge import (
+    drop_edge_fragments, merge_block_instances, rescore_duplicates, superpoint_cleanup,
+)
 
 #: Extents (metres, after ``scale``) outside this range are reported as implausible.
 PLAUSIBLE_EXTENT = (0.1, 1000.0)
@@ -213,8 +215,18 @@ def segment_scene(model, cloud: PointCloud, *, scale: float = 1.0, crop: CropSet
 
     t0 = time.perf_counter()
     if cropped:
+        if crop.suppress:
+            block_instances = drop_edge_fragments(block_instances, owner)
         instances = merge_block_instances(blocks, block_instances, crop.merge_iou)
         instances = sort_instances(superpoint_cleanup(instances, superpoints, min_points))
+        infer_cfg = getattr(model, "infer_cfg", None)
+        if crop.suppress:
+            instances = rescore_duplicates(instances, superpoints, float(getattr(infer_cfg, "nms_sigma", 2.0)))
+            # One pass keeps its topk_pre_nms best candidates; blocks get the same budget per point
+            # (a pass over max_points points keeps topk_pre_nms), not that budget each.
+            topk = getattr(infer_cfg, "topk_pre_nms", None)
+            if topk is not None:
+                instances = instances[:int(math.ceil(int(topk) * max(1.0, n / crop.max_points)))]
     else:
         instances = sort_instances(block_instances[0])
     timing["postprocess"] += time.perf_counter() - t0

@@ -56,7 +56,6 @@ def main(argv=None):
     np.save(cloud_path, np.concatenate([mesh.xyz, mesh.rgb], 1))
 
     ckpt = os.path.join(ROOT, "demo", "spherical_mask_small.pth")
-    extra = []
     if args.config:
         from sphmask.checkpoint import save_checkpoint
         from sphmask.config import load_config
@@ -66,7 +65,7 @@ def main(argv=None):
         ckpt = os.path.join(tmp, "random.pth")
         save_checkpoint(ckpt, sphmask.build_model(cfg), config=cfg)
     argv_tool = [cloud_path, "--ckpt", ckpt, "--out", os.path.join(tmp, "out"), "--no-progress",
-                 "--threads", str(args.threads), "--device", args.device] + extra
+                 "--threads", str(args.threads), "--device", args.device]
     runs = []
     for k in range(args.repeats + 1):
         assert segment_main(argv_tool) == 0

@@ -113,7 +113,7 @@ def main(argv=None) -> int:
         rows.append({"scene": sid, "points": result.num_points, "gt_instances": gt_count, "predicted": predicted,
                      "seconds": round(seconds, 3), **{f"{k}_s": round(v, 3) for k, v in timing.items()}})
         print(f"{sid}: {result.num_points:,} points, {gt_count} annotated instances, {predicted} predicted "
-              f"(score >= {args.score_thresh}), {seconds:.2f} s (load {timing['load']:.2f} s, superpoints "
+              f"(score >= {args.score_thresh}), {seconds:.2f} s (superpoints "
               f"{timing['superpoints']:.2f} s, network {timing['network']:.2f} s)")
 
     results = evaluator.evaluate()

@@ -74,3 +74,12 @@ def test_bundled_scenes_are_the_documented_synthetic_rooms(tmp_path):
 def test_demo_reports_a_missing_scene_folder(tmp_path, capsys):
     assert demo_main(["--scenes", str(tmp_path / "nothing"), "--ckpt", CKPT, "--out", str(tmp_path)]) == 2
     assert "must hold scans/<scene>/ folders" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_summary_json_has_the_segment_tool_layout(demo_run):
+    from tests.tools.test_segment_tool import SUMMARY_KEYS
+
+    _, out = demo_run
+    summary = json.load(open(out / f"{SCENE}_summary.json"))
+    assert list(summary) == SUMMARY_KEYS and summary["mesh"] is True

@@ -11,11 +11,12 @@ import math
 import os
 import random
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Literal, Optional
 
 import numpy as np
 import torch
 
+from sphmask.config_schema import Fraction, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from sphmask.engine import dist
 from sphmask.engine.schedule import build_optimizer, constant_then_cosine, scaled_lr
 from sphmask.checkpoint import save_checkpoint
@@ -26,8 +27,9 @@ class TrainSettings:
     """The ``train:`` section of a config (official ScanNetV2 values in configs/scannetv2).
 
     Attributes:
-        epochs: number of epochs.
-        step_epoch: epochs at constant learning rate before the cosine decay (spec §6.8).
+        epochs: number of epochs (the budget unless ``max_steps`` is set).
+        step_epoch: epochs at constant learning rate before the cosine decay (official
+            ``cosine_lr_after_step``).
         lr: base learning rate before scaling; ``scale_lr`` multiplies it by batch x world / 16.
         grad_accum: iterations whose gradients are summed (each loss divided by it) per optimizer step;
             a partial group at the end of an epoch is stepped too.
@@ -35,21 +37,31 @@ class TrainSettings:
         validate_every / save_every: in epochs; 0 disables validation.
         keep_epoch_checkpoints: also keep ``epoch_<e>.pth`` beside ``latest.pth``.
         log_interval: iterations between log lines.
+        max_steps: a budget in optimizer steps instead of epochs: training stops after this many
+            steps (mid-epoch if need be) and the learning rate follows the step count, constant for
+            ``constant_steps`` steps then cosine to ``min_lr`` at ``max_steps``; ``epochs`` and
+            ``step_epoch`` are then unused. A recipe in steps keeps its meaning when the data set or
+            the batch size changes.
+        max_skip_fraction: share of iterations that may be skipped (batches without object voxels
+            for the instance branch) before the end of training warns that the run learned little.
     """
 
-    epochs: int = 300
-    step_epoch: int = 50
-    lr: float = 0.001
-    min_lr: float = 1e-6
+    epochs: PositiveInt = 300
+    step_epoch: NonNegativeInt = 50
+    lr: PositiveFloat = 0.001
+    min_lr: NonNegativeFloat = 1e-6
     scale_lr: bool = True
-    optimizer: str = "AdamW"
-    weight_decay: float = 1e-4
-    grad_accum: int = 1
+    optimizer: Literal["AdamW", "Adam", "SGD"] = "AdamW"
+    weight_decay: NonNegativeFloat = 1e-4
+    grad_accum: PositiveInt = 1
     fp16: bool = False
-    validate_every: int = 1
-    save_every: int = 1
+    validate_every: NonNegativeInt = 1
+    save_every: NonNegativeInt = 1
     keep_epoch_checkpoints: bool = False
-    log_interval: int = 10
+    log_interval: PositiveInt = 10
+    max_steps: Optional[PositiveInt] = None
+    constant_steps: NonNegativeInt = 0
+    max_skip_fraction: Fraction = 0.1
 
 
 def rng_state() -> Dict[str, Any]:

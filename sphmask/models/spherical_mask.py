@@ -355,7 +355,9 @@ class SphericalMask(nn.Module):
         losses = {k: v * weight for k, v in pw.items()} if weight > 0 else {}
         if not self.semantic_only:
             losses.update(self._instance_losses(vb, trunk, inst, table))
-        losses["loss"] = torch.stack(list(losses.values())).sum() if losses else trunk["feats"].sum() * 0.0
+        # Nothing to learn from (no object voxels and no point-wise term): a total without a graph,
+        # which the trainer skips (a frozen backbone has no graph to attach a zero to anyway).
+        losses["loss"] = torch.stack(list(losses.values())).sum() if losses else trunk["feats"].detach().new_zeros(())
         return losses
 
     def _instance_losses(self, vb: VoxelBatch, trunk, inst, table) -> Dict[str, torch.Tensor]:

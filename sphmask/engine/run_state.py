@@ -1,5 +1,5 @@
 """State of a training run outside the model: the global random generators (saved in checkpoints
-for bit-for-bit resumption) and the work folder's stale temporary files."""
+for bit-for-bit resumption), the work folder and its stale temporary files."""
 import os
 import random
 import re
@@ -41,6 +41,12 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
 
+
+
+def default_work_dir(config: str) -> str:
+    """``work_dirs/<config file name without .yaml>``, relative to the current folder: where
+    tools/train.py writes and tools/test.py writes its metrics unless told otherwise."""
+    return os.path.join("work_dirs", os.path.splitext(os.path.basename(config))[0])
 
 
 def remove_stale_temp_files(work_dir: str) -> List[str]:

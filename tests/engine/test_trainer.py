@@ -336,3 +336,26 @@ def test_resume_failures_are_checkpoint_errors(tmp_path):
     other = Trainer(torch.nn.Linear(2, 2), [], t.s, str(tmp_path), torch.device("cpu"), 3)
     with pytest.raises(CheckpointError, match="does not fit this config's model"):
         other.resume(str(tmp_path / "latest.pth"))
+
+
+def _ddp_skip_worker(rank, init_file, out_dir):
+    os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    torch.manual_seed(0)
+    model = torch.nn.parallel.DistributedDataParallel(SometimesEmptyModel(), find_unused_parameters=True)
+    # Only rank 0 finds its second batch empty: both processes must skip it together.
+    loader = _empty_every(3, {1} if rank == 0 else set())
+    settings = TrainSettings(epochs=1, step_epoch=1, lr=0.05, scale_lr=False, log_interval=1000)
+    t = Trainer(model, loader, settings, out_dir, torch.device("cpu"), batch_size=3)
+    t.fit()
+    torch.save({"net": model.module.state_dict(), "skipped": t.skipped, "steps": t.global_step},
+               os.path.join(out_dir, f"skip{rank}.pt"))
+    dist.cleanup()
+
+
+def test_ddp_processes_skip_a_batch_together_when_one_has_no_gradient(tmp_path):
+    mp.spawn(_ddp_skip_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    r0, r1 = (torch.load(tmp_path / f"skip{r}.pt", weights_only=True) for r in (0, 1))
+    assert (r0["skipped"], r0["steps"]) == (r1["skipped"], r1["steps"]) == (1, 2)
+    for k, v in r0["net"].items():
+        assert torch.equal(v, r1["net"][k]), k

@@ -24,7 +24,7 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from sphmask.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
-from sphmask.cli import DEBUG_HELP, run_tool  # noqa: E402
+from sphmask.cli import DEBUG_HELP, Progress, run_tool  # noqa: E402
 from sphmask.config import get_section, instantiate, load_config  # noqa: E402
 from sphmask.data import build_dataloader  # noqa: E402
 from sphmask.engine import dist  # noqa: E402
@@ -79,6 +79,10 @@ def open_tensorboard(work_dir: str, log: logging.Logger):
     return SummaryWriter(os.path.join(work_dir, "tb"))
 
 
+#: What an interrupted run has completed (printed by run_tool on Ctrl-C).
+PROGRESS = Progress()
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = load_config(args.config, args.set, schema=config_keys)
@@ -100,6 +104,7 @@ def main(argv=None) -> int:
     device = dist.init_from_env(args.device)
     seed_everything(seed + dist.rank())
     log = setup_logging(work_dir)
+    PROGRESS.set(f"no checkpoint written yet in {work_dir}")
     if dist.is_main():
         stale = remove_stale_temp_files(work_dir)
         if stale:
@@ -143,7 +148,7 @@ def main(argv=None) -> int:
 
     trainer = Trainer(model, train_loader, settings, work_dir, device, batch_size, config=cfg, validate=validate,
                       logger=log, tensorboard=open_tensorboard(work_dir, log),
-                      best_metric="miou" if semantic_only else "ap")
+                      best_metric="miou" if semantic_only else "ap", progress=PROGRESS)
     if resume:
         trainer.resume(resume)
     trainer.fit()
@@ -153,4 +158,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_tool(main))
+    sys.exit(run_tool(main, progress=PROGRESS))

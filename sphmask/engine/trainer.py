@@ -85,13 +85,16 @@ class Trainer:
             ``best_metric`` of its result.
         to_device: moves a batch to ``device`` (default: every tensor value of the dict).
         best_metric: the validation metric (higher is better) that ``best.pth`` follows.
+        progress: a :class:`sphmask.cli.Progress` told about every checkpoint written (what an
+            interrupted run reports).
     """
 
     def __init__(self, model: torch.nn.Module, train_loader, settings: TrainSettings, work_dir: str,
                  device: torch.device, batch_size: int, config: Optional[dict] = None,
                  validate: Optional[Callable[[torch.nn.Module, int], Dict[str, float]]] = None,
                  to_device: Optional[Callable[[Any, torch.device], Any]] = None,
-                 logger: Optional[logging.Logger] = None, tensorboard=None, best_metric: str = "ap"):
+                 logger: Optional[logging.Logger] = None, tensorboard=None, best_metric: str = "ap",
+                 progress=None):
         self.model = model
         self.loader = train_loader
         self.s = settings
@@ -103,6 +106,7 @@ class Trainer:
         self.log = logger or logging.getLogger("sphmask.train")
         self.tb = tensorboard
         self.best_metric = best_metric
+        self.progress = progress
         self.batch_size = batch_size
         if settings.grad_accum < 1:
             raise ValueError(f"train.grad_accum must be >= 1, got {settings.grad_accum}")
@@ -143,6 +147,8 @@ class Trainer:
                             scheduler={"base_lr": self.base_lr, "step_epoch": self.s.step_epoch,
                                        "epochs": self.s.epochs, "max_steps": self.s.max_steps,
                                        "constant_steps": self.s.constant_steps})
+        if self.progress is not None and name == "latest.pth":
+            self.progress.set(f"{path} holds epoch {self.epoch} (step {self.global_step}); continue with --resume")
         return path
 
     def resume(self, path: str) -> None:

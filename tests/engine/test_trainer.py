@@ -359,3 +359,12 @@ def test_ddp_processes_skip_a_batch_together_when_one_has_no_gradient(tmp_path):
     assert (r0["skipped"], r0["steps"]) == (r1["skipped"], r1["steps"]) == (1, 2)
     for k, v in r0["net"].items():
         assert torch.equal(v, r1["net"][k]), k
+
+
+def test_progress_names_the_last_checkpoint_for_an_interrupted_run(tmp_path):
+    from sphmask.cli import Progress
+
+    t = make_trainer(tmp_path, epochs=2)
+    t.progress = Progress()
+    t.fit()
+    assert t.progress.message == f"{tmp_path / 'latest.pth'} holds epoch 2 (step 4); continue with --resume"

@@ -79,27 +79,28 @@ def schema_of(target: Any) -> Tuple[Dict[str, Param], bool]:
                 f.default_factory() if f.default_factory is not dataclasses.MISSING else _EMPTY)
             params[f.name] = Param(hints.get(f.name, _EMPTY), default, default is _EMPTY)
         return params, False
-    funcs = ([k.__dict__["__init__"] for k in target.__mro__ if "__init__" in k.__dict__ and k is not object]
-             if isinstance(target, type) else [target])
+    if isinstance(target, type):
+        # A class accepts the named parameters of its __init__ and, while __init__ forwards
+        # **kwargs, of its bases' (never arbitrary keys: the chain ends at a fixed signature).
+        funcs = [k.__dict__["__init__"] for k in target.__mro__ if "__init__" in k.__dict__ and k is not object]
+    else:
+        funcs = [target]
     params: Dict[str, Param] = {}
-    takes_kwargs = True
+    forwards = False
     for fn in funcs:
         sig = inspect.signature(fn)
         try:
             hints = typing.get_type_hints(fn, include_extras=True)
-        except (NameError, TypeError):
+        except (NameError, TypeError):  # annotations that do not resolve: fall back to the raw ones
             hints = {}
         for name, p in sig.parameters.items():
             if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or name in params:
                 continue
             params[name] = Param(hints.get(name, p.annotation), p.default, p.default is _EMPTY)
-        if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-            takes_kwargs = False
+        forwards = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+        if not forwards:
             break
-    # A class whose whole chain forwards **kwargs to a builtin (object, torch Dataset) takes nothing more.
-    if isinstance(target, type):
-        takes_kwargs = False
-    return params, takes_kwargs
+    return params, forwards and not isinstance(target, type)
 
 
 def check_section(target: Any, section: Mapping[str, Any], name: str, provided: Tuple[str, ...] = (),

@@ -69,9 +69,12 @@ def test_train_dataloader_and_top_level_values_are_checked():
 
 
 def test_set_of_a_key_the_file_does_not_spell_works():
-    cfg = load_config(TINY, ["model.sem2ins_classes=[]", "model.loss.dice=2.0", "train.max_steps=5",
-                             "model.inference.label_offset=0", "data.train.jitter=0.05"], schema=config_keys)
+    # A standalone file without a model.loss section (tiny.yaml before it had a base).
+    standalone = os.path.join(ROOT, "tests", "fixtures", "configs_before_base", "testing_tiny.yaml")
+    cfg = load_config(standalone, ["model.sem2ins_classes=[]", "model.loss.dice=2.0", "train.max_steps=5",
+                                   "model.inference.label_offset=0", "data.train.jitter=0.05"], schema=config_keys)
     assert cfg["model"]["loss"] == {"dice": 2.0} and cfg["train"]["max_steps"] == 5
+    assert cfg["model"]["sem2ins_classes"] == [] and cfg["data"]["train"]["jitter"] == 0.05
     check_config(cfg)
     model = sphmask.build_model(TINY, ["model.semantic_classes=20", "model.loss.dice=2.0"])
     assert model.loss_cfg.dice == 2.0

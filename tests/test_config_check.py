@@ -19,7 +19,8 @@ def _refused(overrides, match, path=TINY):
         load_checked_config(path, overrides)
 
 
-@pytest.mark.parametrize("path", [SCANNET, TINY, os.path.join(ROOT, "configs", "synthetic", "spherical_mask_small.yaml")])
+@pytest.mark.parametrize("path", [SCANNET, TINY, os.path.join(ROOT, "configs", "synthetic",
+                                                               "spherical_mask_small.yaml")])
 def test_shipped_configs_pass_the_check(path):
     check_config(load_config(path))
 

@@ -74,7 +74,7 @@ def test_tiny_config_resolves_to_the_values_of_its_standalone_file():
 
 def test_small_backbone_config_is_stage_one_of_the_demo_recipe():
     stage2 = cfg("synthetic/spherical_mask_small.yaml")
-    # what docs/demo_model.md's stage-1 command did: --only-backbone --set train.epochs=36 train.step_epoch=12 pretrain=null
+    # docs/demo_model.md's stage-1 command: --only-backbone --set train.epochs=36 train.step_epoch=12 pretrain=null
     stage2["model"].update(fixed_modules=[], semantic_only=True)
     stage2["train"].update(epochs=36, step_epoch=12)
     stage2["pretrain"] = None

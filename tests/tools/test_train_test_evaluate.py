@@ -141,7 +141,8 @@ def test_config_without_model_section_is_refused_by_train_and_test(tmp_path):
 def test_wrong_typed_and_out_of_range_values_are_one_line(tmp_path):
     one_line_error(in_process("train", CONFIG, "--set", "model.voxel_scale=-1"),
                    "'model.voxel_scale' must be a finite number > 0")
-    one_line_error(in_process("test", CONFIG, "--ckpt", "x.pth", "--set", "data.test.voxel_cfg.scale=big"), "'data.test.voxel_cfg.scale' must be a finite number")
+    one_line_error(in_process("test", CONFIG, "--ckpt", "x.pth", "--set", "data.test.voxel_cfg.scale=big"),
+                   "'data.test.voxel_cfg.scale' must be a finite number")
 
 
 def test_set_semantic_classes_the_file_does_not_spell_reaches_the_consistency_check():
@@ -171,20 +172,23 @@ class _Evil:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", ["truncated", "malicious_pickle", "weights_only"])
-def test_train_resume_failure_is_one_line(data, trained, tmp_path, case):
-    bad = tmp_path / f"{case}.pth"
-    src = (trained / "latest.pth").read_bytes()
-    if case == "truncated":
-        bad.write_bytes(src[: len(src) // 3])
-    elif case == "malicious_pickle":
-        torch.save({"net": _Evil(), "optimizer": {}, "epoch": 1, "rng": {}}, bad)
-    else:
-        torch.save({"net": torch.load(trained / "latest.pth", weights_only=True)["net"]}, bad)
-    res = run("tools/train.py", CONFIG, "--skip-validate", "--work-dir", str(tmp_path / "w"), "--resume", str(bad),
-              "--set", f"data.train.data_root={data / 'data'}", check=False)
-    one_line_error(res, str(bad), "lacks" if case == "weights_only" else "not a readable weights-only checkpoint")
-    assert "pwned" not in res.stdout
+def test_train_resume_failures_are_one_line(data, tmp_path, capfd):
+    cases = {"truncated": "not a readable weights-only checkpoint", "malicious_pickle": "not a readable weights-only",
+             "weights_only": "lacks ['optimizer', 'epoch', 'rng']"}
+    full = tmp_path / "full.pth"
+    torch.save({"net": {"w": torch.zeros(3)}, "optimizer": {}, "epoch": 1, "rng": {}}, full)
+    for case, message in cases.items():
+        bad = tmp_path / f"{case}.pth"
+        if case == "truncated":
+            bad.write_bytes(full.read_bytes()[:200])
+        elif case == "malicious_pickle":
+            torch.save({"net": _Evil(), "optimizer": {}, "epoch": 1, "rng": {}}, bad)
+        else:
+            torch.save({"net": {"w": torch.zeros(3)}}, bad)
+        res = in_process("train", CONFIG, "--skip-validate", "--work-dir", str(tmp_path / "w"), "--resume", str(bad),
+                         "--set", f"data.train.data_root={data / 'data'}")
+        one_line_error(res, str(bad), message)
+    assert "pwned" not in capfd.readouterr().out
 
 
 @pytest.mark.slow

@@ -182,3 +182,7 @@ def test_check_section_infers_types_from_defaults_of_unannotated_parameters():
                        ({"sizes": [1.5]}, r"'w.sizes\[0\]' must be an integer")]:
         with pytest.raises(ConfigError, match=match):
             check_section(make, bad, "w")
+
+
+def test_check_config_is_exported_from_the_package():
+    assert sphmask.check_config is check_config

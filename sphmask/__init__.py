@@ -7,16 +7,17 @@ from sphmask._ext import compiler_version, cuda_version, has_cuda, is_available
 
 __version__ = "0.1.0"
 
-__all__ = ["Segmenter", "__version__", "build_model", "compiler_version", "cuda_version", "has_cuda", "is_available"]
+__all__ = ["Segmenter", "__version__", "build_model", "check_config", "compiler_version", "cuda_version", "has_cuda",
+           "is_available"]
 
 
 def __getattr__(name):
-    # build_model and Segmenter pull in torch and spconv; import them on first use so `import sphmask`
-    # stays light.
-    if name == "build_model":
-        from sphmask.models import build_model
+    # build_model, check_config and Segmenter pull in torch and spconv; import them on first use so
+    # `import sphmask` stays light.
+    if name in ("build_model", "check_config"):
+        import sphmask.models
 
-        return build_model
+        return getattr(sphmask.models, name)
     if name == "Segmenter":
         from sphmask.engine.segment import Segmenter
 

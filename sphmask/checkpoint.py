@@ -254,6 +254,7 @@ def load_segmentation_model(ckpt: str, config: Optional[str] = None, overrides: 
     from sphmask.config import ConfigError, apply_override, load_config
     from sphmask.data.dataset import DATASET_TYPES, make_voxel_config
     from sphmask.models import build_model
+    from sphmask.models.build import config_keys
 
     if not os.path.isfile(ckpt):
         raise CheckpointError(f"checkpoint file not found: {ckpt}")
@@ -266,7 +267,7 @@ def load_segmentation_model(ckpt: str, config: Optional[str] = None, overrides: 
     except Exception as exc:  # torch raises several types (pickle, zip, unpickling policy)
         raise CheckpointError(f"cannot read checkpoint {ckpt} with weights_only=True: {exc}") from None
     if config is not None:
-        cfg, source = load_config(config), f"--config {config}"
+        cfg, source = load_config(config, schema=config_keys), f"--config {config}"
     else:
         meta = obj.get("meta") if isinstance(obj, Mapping) else None
         cfg = meta.get("config") if isinstance(meta, Mapping) else None
@@ -275,7 +276,9 @@ def load_segmentation_model(ckpt: str, config: Optional[str] = None, overrides: 
                                   "do not); pass --config, e.g. configs/scannetv2/spherical_mask.yaml")
         cfg, source = copy.deepcopy(dict(cfg)), "checkpoint meta"
     for item in overrides:
-        apply_override(cfg, item)
+        apply_override(cfg, item, config_keys)
+    # build_model checks the model section's keys, types and ranges; the data sections only name
+    # the class table here, so a model trained on its own classes still segments (without names).
     model = build_model(cfg)
     if model.in_channels not in (0, 3):
         raise ConfigError(f"the model takes {model.in_channels} feature channels per point; segmenting raw clouds "

@@ -3,37 +3,37 @@ constructor arguments explicitly.
 
 A config is a nested ``dict``. Components are built by passing a section as keyword arguments to
 a class or function (:func:`instantiate`); a key the constructor does not take is an error that
-lists the valid keys, never a silently ignored setting.
+lists the valid keys, never a silently ignored setting, and every value is checked against the
+constructor's annotations first (:mod:`sphmask.config_schema`).
 """
 import copy
-import inspect
 import os
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
 import yaml
 
-from sphmask.errors import SphmaskError
+from sphmask.config_schema import ConfigError, check_section
 
-
-class ConfigError(SphmaskError, ValueError):
-    """A config file, key or value that cannot be used; the message says which and why."""
-
+#: ``schema(cfg, parent_path) -> valid child keys or None``: the keys a section may hold beyond
+#: the ones the file spells, so that an override can set a default-valued key.
+Schema = Callable[[Mapping[str, Any], Sequence[str]], Optional[Iterable[str]]]
 
 BASE_KEY = "base"
 
 
-def load_config(path: str, overrides: Optional[Iterable[str]] = None) -> Dict[str, Any]:
+def load_config(path: str, overrides: Optional[Iterable[str]] = None,
+                schema: Optional[Schema] = None) -> Dict[str, Any]:
     """Read a YAML config, compose it over its parent, and apply ``overrides``.
 
     A config may name one parent file with a top-level ``base:`` key, a path relative to the
     config's own folder. The parent is loaded first (it may have a parent of its own) and the child
     is deep-merged into it: mappings merge key by key, any other value (lists included) replaces the
     parent's. ``overrides`` (``"a.b.c=value"``, value parsed as YAML) apply to the composed config
-    and may only set keys that exist in it.
+    and may only set keys that exist in it or that ``schema`` accepts (see :func:`apply_override`).
     """
     cfg = _load_composed(path, [])
     for item in overrides or ():
-        apply_override(cfg, item)
+        apply_override(cfg, item, schema)
     return cfg
 
 
@@ -71,25 +71,30 @@ def merge_configs(base: Mapping[str, Any], child: Mapping[str, Any]) -> Dict[str
     return out
 
 
-def apply_override(cfg: Dict[str, Any], item: str) -> None:
-    """Set one dotted key in place from ``"a.b=value"``; the key must already exist."""
+def apply_override(cfg: Dict[str, Any], item: str, schema: Optional[Schema] = None) -> None:
+    """Set one dotted key in place from ``"a.b=value"``.
+
+    The key must exist in ``cfg``, or ``schema`` must list it as a key of its section (a
+    constructor parameter the file leaves at its default); missing sections on the way are
+    created. Anything else is an error listing the valid keys.
+    """
     if "=" not in item:
         raise ConfigError(f"override {item!r} must look like key.path=value")
     key, raw = item.split("=", 1)
     parts = key.strip().split(".")
     node = cfg
-    for i, p in enumerate(parts[:-1]):
-        if not isinstance(node, dict) or p not in node:
-            raise ConfigError(_unknown(".".join(parts[: i + 1]), node))
-        node = node[p]
-    if not isinstance(node, dict) or parts[-1] not in node:
-        raise ConfigError(_unknown(key.strip(), node))
-    node[parts[-1]] = yaml.safe_load(raw)
-
-
-def _unknown(key: str, node: Any) -> str:
-    valid = sorted(node) if isinstance(node, dict) else []
-    return f"unknown config key {key!r}; valid keys here: {valid}"
+    for i, p in enumerate(parts):
+        valid = set(node) if isinstance(node, dict) else set()
+        extra = schema(cfg, parts[:i]) if schema is not None and isinstance(node, dict) else None
+        valid |= set(extra or ())
+        if p not in valid:
+            raise ConfigError(f"unknown config key {'.'.join(parts[: i + 1])!r}; valid keys here: {sorted(valid)}")
+        if i == len(parts) - 1:
+            node[p] = yaml.safe_load(raw)
+        else:
+            if p not in node:
+                node[p] = {}
+            node = node[p]
 
 
 def get_section(cfg: Mapping[str, Any], dotted: str) -> Dict[str, Any]:
@@ -104,18 +109,17 @@ def get_section(cfg: Mapping[str, Any], dotted: str) -> Dict[str, Any]:
 
 
 def instantiate(target: Callable[..., Any], section: Mapping[str, Any], name: str, **extra: Any) -> Any:
-    """Call ``target(**section, **extra)`` after checking every key is one of its parameters.
+    """Call ``target(**section, **extra)`` after checking the section against its parameters.
 
-    ``name`` is the section's dotted path, used in the error message.
+    Every key must be a parameter, every required parameter present and every value of the
+    annotated (or default-implied) type and range (:func:`sphmask.config_schema.check_section`).
+    A ``ValueError`` the constructor raises about its arguments becomes a :class:`ConfigError`
+    naming the section. ``name`` is the section's dotted path, used in the error messages.
     """
-    params = inspect.signature(target).parameters
-    takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    valid = [n for n, p in params.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and n != "self"]
-    if not takes_kwargs:
-        unknown = sorted(set(section) - set(valid))
-        if unknown:
-            raise ConfigError(f"unknown key(s) {unknown} in config section {name!r}; valid keys: {sorted(valid)}")
-    required = [n for n in valid if params[n].default is inspect.Parameter.empty and n not in section and n not in extra]
-    if required:
-        raise ConfigError(f"config section {name!r} is missing required key(s) {required}")
-    return target(**section, **extra)
+    check_section(target, section, name, provided=tuple(extra))
+    try:
+        return target(**section, **extra)
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(f"config section {name!r}: {exc}") from exc

@@ -19,12 +19,13 @@ import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sphmask.evaluation import (DATASETS, EvaluationInputError, EvaluationWarning, atomic_write,  # noqa: E402
-                                evaluate_directories)
+from sphmask.cli import DEBUG_HELP, run_tool  # noqa: E402
+from sphmask.evaluation import DATASETS, EvaluationWarning, atomic_write, evaluate_directories  # noqa: E402
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, epilog=DEBUG_HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--gt", required=True, help="directory of ground-truth <scene>.txt files")
     p.add_argument("--pred", required=True, help="directory of prediction <scene>.txt files and their masks")
     p.add_argument("--dataset", default="scannetv2", choices=sorted(DATASETS), help="class table (default scannetv2)")
@@ -33,14 +34,10 @@ def main(argv=None) -> int:
                    help="count ground-truth scenes without a prediction file as scenes without predictions")
     args = p.parse_args(argv)
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("always", EvaluationWarning)
-            warnings.showwarning = lambda message, *a, **k: print(f"WARNING: {message}", file=sys.stderr, flush=True)
-            results = evaluate_directories(args.gt, args.pred, args.dataset, strict_scenes=args.strict_scenes)
-    except EvaluationInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", EvaluationWarning)
+        warnings.showwarning = lambda message, *a, **k: print(f"WARNING: {message}", file=sys.stderr, flush=True)
+        results = evaluate_directories(args.gt, args.pred, args.dataset, strict_scenes=args.strict_scenes)
     print(f"evaluated {results.num_scenes} scenes ({args.dataset})")
     print(results.format_table())
     if args.json:
@@ -49,4 +46,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tool(main))

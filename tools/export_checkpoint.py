@@ -9,21 +9,19 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sphmask.checkpoint import CheckpointError, export_weights  # noqa: E402
+from sphmask.checkpoint import export_weights  # noqa: E402
+from sphmask.cli import DEBUG_HELP, run_tool  # noqa: E402
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, epilog=DEBUG_HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("src", help="checkpoint written by tools/train.py")
     p.add_argument("dst", help="output path")
     args = p.parse_args(argv)
     if os.path.abspath(args.src) == os.path.abspath(args.dst):
         p.error("src and dst must differ")
-    try:
-        obj = export_weights(args.src, args.dst)
-    except CheckpointError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    obj = export_weights(args.src, args.dst)
     n = sum(t.numel() for t in obj["net"].values())
     print(f"wrote {args.dst}: {len(obj['net'])} tensors, {n:,} values, epoch {obj['epoch']}, "
           f"{os.path.getsize(args.dst) / 2**20:.1f} MiB")
@@ -31,4 +29,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tool(main))

@@ -6,7 +6,8 @@
     python tools/prepare_data.py s3dis      --raw /data/Stanford3dDataset_v1.2_Aligned_Version --out data/s3dis
     python tools/prepare_data.py stpls3d    --raw /data/Synthetic_v3_InstanceSegmentation --out data/stpls3d
 
-Reruns skip what is already written. See docs/data.md for layouts and conventions.
+Reruns skip what is already written. See docs/data.md for layouts and conventions. Unusable input
+ends with one line (exit 2; --debug for the traceback); a run where some scenes failed exits 1.
 """
 import argparse
 import os
@@ -14,12 +15,13 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from sphmask.cli import DEBUG_HELP, run_tool  # noqa: E402
 from sphmask.data.prepare import DATASET_NAMES, parse_split_arg, prepare_dataset  # noqa: E402
-from sphmask.io.errors import DataFormatError  # noqa: E402
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, epilog=DEBUG_HELP,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset", choices=DATASET_NAMES)
     parser.add_argument("--raw", required=True, help="raw dataset folder (layout: docs/data.md)")
     parser.add_argument("--out", required=True, help="output folder")
@@ -32,16 +34,12 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    try:
-        summary = prepare_dataset(args.dataset, args.raw, args.out, [parse_split_arg(s) for s in args.split],
-                                  workers=args.workers, progress=not args.no_progress,
-                                  log=lambda msg: print(msg, file=sys.stderr), label_map=args.label_map)
-    except DataFormatError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    summary = prepare_dataset(args.dataset, args.raw, args.out, [parse_split_arg(s) for s in args.split],
+                              workers=args.workers, progress=not args.no_progress,
+                              log=lambda msg: print(msg, file=sys.stderr), label_map=args.label_map)
     print(summary.line())
     return 1 if summary.failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tool(main))

@@ -73,7 +73,8 @@ class SceneDataset(Dataset):
     classes = SCANNETV2
 
     def __init__(self, data_root: str, prefix: Union[str, Sequence[str]] = "train", suffix: str = SCENE_SUFFIX,
-                 training: bool = True, repeat: int = 1, voxel_cfg: Optional[Mapping[str, Any]] = None,
+                 training: bool = True, repeat: int = 1,
+                 voxel_cfg: Union[None, Mapping[str, Any], VoxelConfig] = None,
                  test_rotation: bool = True, superpoints: bool = True, jitter: float = 0.1, flip: bool = True,
                  rotate: bool = True, elastic: Sequence[Sequence[float]] = ((10, 60), (30, 180)),
                  color_noise: float = 0.1, seed: int = 0, semantic_classes: Optional[int] = None):

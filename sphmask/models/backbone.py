@@ -8,6 +8,7 @@ spconv's default algorithm (implicit GEMM) only runs on CUDA; on CPU every convo
 algorithm of the device the input lives on, at run time, so one model instance runs on both.
 """
 import functools
+import logging
 from collections import OrderedDict
 from typing import List
 
@@ -16,6 +17,21 @@ import torch
 from spconv.pytorch import ConvAlgo
 from spconv.pytorch.conv import SparseConvolution
 from torch import nn
+
+FX_TRACING_NOTICE = "is_fx_tracing will return true for both fx.symbolic_trace and torch.export"
+
+
+class _DropFxTracingNotice(logging.Filter):
+    """spconv's ``SparseConvTensor`` class (a torch.fx ``ProxyableClassMeta``) calls
+    ``torch.fx.is_fx_tracing()`` on every construction, and torch logs a deprecation notice about that
+    call once per process on stderr. It concerns spconv's code, not the user's run; only this one
+    message is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(FX_TRACING_NOTICE)
+
+
+logging.getLogger("torch.fx._symbolic_trace").addFilter(_DropFxTracingNotice())
 
 #: BatchNorm of the backbone and the point-wise heads (official ``norm_fn``): eps 1e-4.
 backbone_norm = functools.partial(nn.BatchNorm1d, eps=1e-4, momentum=0.1)

@@ -2,6 +2,9 @@
 ``model.inference``). Defaults are the official ScanNetV2 values; docs/model.md explains each.
 """
 import dataclasses
+from typing import Literal
+
+from sphmask.config_schema import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
 
 @dataclasses.dataclass
@@ -17,17 +20,17 @@ class InstanceHeadSettings:
         neighbor: neighbours per ball query (aggregator 1 second grouping uses twice as many).
     """
 
-    dec_dim: int = 128
-    num_dyco_layer: int = 2
-    n_sample_pa1: int = 2048
-    n_queries: int = 256
-    radius_scale: float = 1.0
-    neighbor: int = 32
+    dec_dim: PositiveInt = 128
+    num_dyco_layer: Literal[2, 3] = 2
+    n_sample_pa1: PositiveInt = 2048
+    n_queries: PositiveInt = 256
+    radius_scale: PositiveFloat = 1.0
+    neighbor: PositiveInt = 32
 
 
 @dataclasses.dataclass
 class LossSettings:
-    """Training-loss composition (spec §6.2-§6.6); defaults are the official values.
+    """Training-loss composition (docs/model.md); defaults are the official values.
 
     Attributes:
         pointwise_weight: factor of the point-wise losses next to the instance losses (0.25;
@@ -40,25 +43,25 @@ class LossSettings:
             official ``second_l1_loss``: RPM margin losses + L1 on rays and centre).
     """
 
-    pointwise_weight: float = 0.25
-    eos_coef: float = 0.1
-    dup_gt: int = 4
-    aux_weight: float = 2.0
-    cost_class: float = 0.5
-    cost_conf: float = 0.2
-    cost_giou: float = 0.2
-    dice: float = 1.0
-    bce: float = 1.0
-    cls: float = 0.5
-    iou: float = 0.5
-    box: float = 0.5
-    giou: float = 0.5
-    rpm: float = 1.0
+    pointwise_weight: NonNegativeFloat = 0.25
+    eos_coef: NonNegativeFloat = 0.1
+    dup_gt: PositiveInt = 4
+    aux_weight: NonNegativeFloat = 2.0
+    cost_class: NonNegativeFloat = 0.5
+    cost_conf: NonNegativeFloat = 0.2
+    cost_giou: NonNegativeFloat = 0.2
+    dice: NonNegativeFloat = 1.0
+    bce: NonNegativeFloat = 1.0
+    cls: NonNegativeFloat = 0.5
+    iou: NonNegativeFloat = 0.5
+    box: NonNegativeFloat = 0.5
+    giou: NonNegativeFloat = 0.5
+    rpm: NonNegativeFloat = 1.0
 
 
 @dataclasses.dataclass
 class InferenceSettings:
-    """Inference and post-processing (spec §5.2, §7). Official quirks are on by default.
+    """Inference and post-processing (docs/model.md). Official quirks are on by default.
 
     Attributes:
         clamp_centers: clamp the predicted centre coordinates at 0.01 before Mask Assembly, like
@@ -78,11 +81,11 @@ class InferenceSettings:
     """
 
     clamp_centers: bool = True
-    migration_scale: float = 2.0
-    topk_pre_nms: int = 90
-    npoint_thresh: int = 100
-    nms_topk: int = 200
-    nms_sigma: float = 2.0
+    migration_scale: NonNegativeFloat = 2.0
+    topk_pre_nms: PositiveInt = 90
+    npoint_thresh: NonNegativeInt = 100
+    nms_topk: PositiveInt = 200
+    nms_sigma: PositiveFloat = 2.0
     iterative_sampling: bool = False
-    max_dyco_elements: int = 16_000_000
-    label_offset: int = 0
+    max_dyco_elements: PositiveInt = 16_000_000
+    label_offset: NonNegativeInt = 0

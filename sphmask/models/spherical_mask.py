@@ -8,13 +8,14 @@ The same instance runs on CPU and CUDA: devices follow the inputs.
 """
 import contextlib
 import math
-from typing import Dict, List, Sequence
+from typing import Any, Dict, List, Mapping, Sequence, Union
 
 import spconv.pytorch as spconv
 import torch
 from torch import nn
 
 from sphmask.config import instantiate
+from sphmask.config_schema import Fraction, NonNegativeInt, PositiveFloat, PositiveInt
 from sphmask.models import backbone as bb
 from sphmask.models.aggregator import LocalAggregator
 from sphmask.models.assembly import assemble
@@ -62,11 +63,15 @@ class SphericalMask(nn.Module):
         instance_head, loss, inference: nested settings (dicts or settings objects).
     """
 
-    def __init__(self, channels: int = 32, num_blocks: int = 7, in_channels: int = 3, with_coords: bool = True,
-                 semantic_classes: int = 20, instance_classes: int = 18, ignore_label: int = -100,
-                 semantic_only: bool = False, voxel_scale: float = 50.0, filter_bg_thresh: float = 0.1,
-                 rays_width: int = 5, rays_height: int = 5, mask_dim: int = 32, fixed_modules: Sequence[str] = (),
-                 instance_head=None, loss=None, inference=None, sem2ins_classes: Sequence[int] = ()):
+    def __init__(self, channels: PositiveInt = 32, num_blocks: PositiveInt = 7, in_channels: NonNegativeInt = 3,
+                 with_coords: bool = True, semantic_classes: PositiveInt = 20, instance_classes: NonNegativeInt = 18,
+                 ignore_label: int = -100, semantic_only: bool = False, voxel_scale: PositiveFloat = 50.0,
+                 filter_bg_thresh: Fraction = 0.1, rays_width: PositiveInt = 5, rays_height: PositiveInt = 5,
+                 mask_dim: PositiveInt = 32, fixed_modules: Sequence[str] = (),
+                 instance_head: Union[None, Mapping[str, Any], InstanceHeadSettings] = None,
+                 loss: Union[None, Mapping[str, Any], LossSettings] = None,
+                 inference: Union[None, Mapping[str, Any], InferenceSettings] = None,
+                 sem2ins_classes: Sequence[NonNegativeInt] = ()):
         super().__init__()
         self.sem2ins_classes = [int(c) for c in sem2ins_classes]
         bad = [c for c in self.sem2ins_classes if not 0 <= c < semantic_classes]
@@ -350,7 +355,9 @@ class SphericalMask(nn.Module):
         losses = {k: v * weight for k, v in pw.items()} if weight > 0 else {}
         if not self.semantic_only:
             losses.update(self._instance_losses(vb, trunk, inst, table))
-        losses["loss"] = torch.stack(list(losses.values())).sum() if losses else trunk["feats"].sum() * 0.0
+        # Nothing to learn from (no object voxels and no point-wise term): a total without a graph,
+        # which the trainer skips (a frozen backbone has no graph to attach a zero to anyway).
+        losses["loss"] = torch.stack(list(losses.values())).sum() if losses else trunk["feats"].detach().new_zeros(())
         return losses
 
     def _instance_losses(self, vb: VoxelBatch, trunk, inst, table) -> Dict[str, torch.Tensor]:

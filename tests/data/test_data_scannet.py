@@ -396,7 +396,9 @@ def test_cli_exit_codes_and_summary(tmp_path, small_rooms, capsys):
     raw = write_raw_dataset(tmp_path / "raw", small_rooms[:1])
     assert main(["scannetv2", "--raw", raw, "--out", str(tmp_path / "out"), "--no-progress"]) == 0
     assert capsys.readouterr().out.startswith("scannetv2: 1 scenes (train 1)")
-    assert main(["scannetv2", "--raw", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o2")]) == 2
+    from sphmask.cli import run_tool
+
+    assert run_tool(main, ["scannetv2", "--raw", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o2")]) == 2
     assert "raw data folder not found" in capsys.readouterr().err
 
 

@@ -197,3 +197,16 @@ def test_segmenter_same_code_on_cuda_gives_the_cpu_instances():
     a = {(i["label_id"], i.num_points) for i in cpu.instances if i["score"] > 0.3}
     b = {(i["label_id"], i.num_points) for i in result.instances if i["score"] > 0.3}
     assert len(a) > 5 and len(a & b) >= 0.9 * len(a)
+
+
+def test_segmentation_model_overrides_are_type_checked_and_may_set_default_keys():
+    from sphmask.checkpoint import load_segmentation_model
+    from sphmask.config import ConfigError
+
+    ckpt = "demo/spherical_mask_small.pth"
+    with pytest.raises(ConfigError, match="model.voxel_scale"):
+        load_segmentation_model(ckpt, overrides=["model.voxel_scale=-1"])
+    with pytest.raises(ConfigError, match="model.inference.npoint_thresh"):
+        load_segmentation_model(ckpt, overrides=["model.inference.npoint_thresh=abc"])
+    setup = load_segmentation_model(ckpt, overrides=["model.inference.nms_topk=50"])
+    assert setup.model.infer_cfg.nms_topk == 50

@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 
+from sphmask.cli import run_tool
 from sphmask.evaluation import EvaluationInputError, EvaluationWarning, evaluate_directories
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -15,7 +16,7 @@ def _cli():
     spec = importlib.util.spec_from_file_location("evaluate_cli", os.path.join(ROOT, "tools", "evaluate.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.main
+    return lambda argv: run_tool(mod.main, argv)  # as `python tools/evaluate.py` runs it
 
 
 def _write_lines(path, values):

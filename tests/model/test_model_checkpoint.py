@@ -175,4 +175,6 @@ def test_export_weights_keeps_weights_and_config_drops_training_state(tmp_path):
     assert not load_checkpoint(fresh, str(dst)).missing
     for k, v in model.state_dict().items():
         assert torch.equal(fresh.state_dict()[k], v), k
-    assert export_main([str(tmp_path / "nope.pth"), str(dst)]) == 2
+    from sphmask.cli import run_tool
+
+    assert run_tool(export_main, [str(tmp_path / "nope.pth"), str(dst)]) == 2

@@ -74,7 +74,7 @@ def _columns(path: str, arr: np.ndarray) -> tuple:
 def _read_npy(path: str) -> np.ndarray:
     try:
         arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, MemoryError, OverflowError, SyntaxError) as exc:
+    except Exception as exc:  # numpy's header parser raises ValueError, SyntaxError, tokenize errors, ...
         # object arrays (refused without pickle) and truncated or corrupt headers end here
         raise DataFormatError(path, f"not a readable .npy array ({type(exc).__name__}: {exc})") from None
     if not isinstance(arr, np.ndarray):

@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.sphmask-deps
 
-.PHONY: venv build test demo segment bench cuda-check clean
+.PHONY: venv build test demo segment bench cuda-check viewer-js clean
 
 OUT ?= segment_out
 ARGS ?=
@@ -49,6 +49,11 @@ segment: build
 bench: build
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) bench/ops.py --write docs/benchmarks.md
+
+# Rebuild the HTML viewer's script (sphmask/viz/static/sphmask-viewer.min.js, committed) from js/viewer:
+# three.js and esbuild at the versions in js/viewer/package-lock.json, from the npm registry.
+viewer-js:
+	cd js/viewer && npm ci --silent && npm run --silent build
 
 cuda-check: $(STAMP)
 	PYTHON=$(PY) bash tools/cuda_check.sh

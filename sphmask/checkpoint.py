@@ -21,16 +21,22 @@ Files are read with ``torch.load(..., weights_only=True)`` (no code execution). 
   report lists every other key of the file as skipped.
 
 Weights holding NaN or inf are refused (:func:`check_finite`), in every mode.
+
+:func:`load_segmentation_model` builds the model a checkpoint was trained as (its stored config or
+a given one) and returns it with the test settings of that config, for segmenting raw clouds.
 """
 import dataclasses
 import os
 import warnings
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
 
 from sphmask.errors import SphmaskError
+
+if TYPE_CHECKING:
+    from sphmask.data.transforms import VoxelConfig
 
 FORMAT = "sphmask"
 VERSION = 1
@@ -220,3 +226,87 @@ def export_weights(src: Union[str, os.PathLike], dst: Union[str, os.PathLike]) -
         out["meta"] = dict(meta)
     save_pth(out, os.fspath(dst))
     return out
+
+
+# ----------------------------------------------------------------------------------------- inference set-up
+
+
+@dataclasses.dataclass
+class SegmentationSetup:
+    """What :func:`load_segmentation_model` resolved: the model and the settings from its config.
+
+    Attributes:
+        model: the network in eval mode on ``device``.
+        config: the config it was built from.
+        config_source: ``"--config <path>"`` or ``"checkpoint meta"``.
+        voxel: the test ``voxel_cfg`` (defaults when the config has no ``data`` section).
+        test_rotation: the test transform's fixed rotation (on unless the config turns it off).
+        instance_names, semantic_names: class names of the config's dataset type when they fit the
+            model's class counts, else ``None``.
+    """
+
+    model: torch.nn.Module
+    config: Dict[str, Any]
+    config_source: str
+    voxel: "VoxelConfig"
+    test_rotation: bool
+    instance_names: Optional[Tuple[str, ...]]
+    semantic_names: Optional[Tuple[str, ...]]
+
+
+def load_segmentation_model(ckpt: str, config: Optional[str] = None, overrides: Sequence[str] = (),
+                            device: str = "cpu") -> SegmentationSetup:
+    """Build the model and load a checkpoint strictly (:func:`sphmask.checkpoint.load_checkpoint`).
+
+    The config is ``config`` when given, else the one sphmask training stores in the checkpoint
+    (``meta.config``); official checkpoints carry none and need ``config``.
+
+    Raises:
+        CheckpointError: unreadable file, no config anywhere, or weights that do not fit the model.
+        ConfigError: bad config file, key or override.
+    """
+    import copy
+
+    from sphmask.config import ConfigError, apply_override, load_config
+    from sphmask.data.dataset import DATASET_TYPES, make_voxel_config
+    from sphmask.models import build_model
+
+    if not os.path.isfile(ckpt):
+        raise CheckpointError(f"checkpoint file not found: {ckpt}")
+    with open(ckpt, "rb") as f:
+        head = f.read(4)
+    if head[:2] != b"PK" and head[:1] != b"\x80":  # torch.save writes a zip archive (or, legacy, a pickle)
+        raise CheckpointError(f"{ckpt} is not a PyTorch checkpoint (neither a torch.save zip archive nor a pickle)")
+    try:
+        obj = torch.load(ckpt, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types (pickle, zip, unpickling policy)
+        raise CheckpointError(f"cannot read checkpoint {ckpt} with weights_only=True: {exc}") from None
+    if config is not None:
+        cfg, source = load_config(config), f"--config {config}"
+    else:
+        meta = obj.get("meta") if isinstance(obj, Mapping) else None
+        cfg = meta.get("config") if isinstance(meta, Mapping) else None
+        if not isinstance(cfg, Mapping) or "model" not in cfg:
+            raise CheckpointError(f"{ckpt} does not record the config it was trained with (official checkpoints "
+                                  "do not); pass --config, e.g. configs/scannetv2/spherical_mask.yaml")
+        cfg, source = copy.deepcopy(dict(cfg)), "checkpoint meta"
+    for item in overrides:
+        apply_override(cfg, item)
+    model = build_model(cfg)
+    if model.in_channels not in (0, 3):
+        raise ConfigError(f"the model takes {model.in_channels} feature channels per point; segmenting raw clouds "
+                          "provides rgb (in_channels: 3) or nothing (in_channels: 0)")
+    load_checkpoint(model, obj, strict=True)
+    model.to(device).eval()
+    data = cfg.get("data") or {}
+    section = data.get("test") or data.get("train") or {}
+    voxel = make_voxel_config(section.get("voxel_cfg"), "data.test.voxel_cfg")
+    names = None
+    kind = DATASET_TYPES.get(section.get("type"))
+    if kind is not None and kind.classes.semantic_classes == model.semantic_classes \
+            and kind.classes.instance_classes == model.instance_classes:
+        names = kind.classes
+    return SegmentationSetup(model=model, config=cfg, config_source=source, voxel=voxel,
+                             test_rotation=bool(section.get("test_rotation", True)),
+                             instance_names=None if names is None else tuple(names.instance_names),
+                             semantic_names=None if names is None else tuple(names.semantic_names))

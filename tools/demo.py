@@ -37,16 +37,15 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    import numpy as np
     import torch
 
-    from sphmask.checkpoint import CheckpointError
+    from sphmask.checkpoint import CheckpointError, load_segmentation_model
     from sphmask.config import ConfigError
-    from sphmask.data import load_point_cloud
     from sphmask.data.dataset import DATASET_TYPES
     from sphmask.data.labelmap import read_label_map
     from sphmask.data.scannet import prepare_scannet_scene, scene_paths
-    from sphmask.engine.segment import load_segmentation_model, segment_scene, write_segmentation
+    from sphmask.engine.segment import Segmenter
+    from sphmask.engine.segment.api import run_summary
     from sphmask.evaluation import InstanceEvaluator
     from sphmask.io import DataFormatError, write_text
     from sphmask.viz import render_segmentation
@@ -74,6 +73,7 @@ def main(argv=None) -> int:
     except (CheckpointError, ConfigError, DataFormatError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    segmenter = Segmenter.from_setup(setup)
     names = setup.instance_names
     kind = DATASET_TYPES.get((setup.config.get("data") or {}).get("test", {}).get("type"))
     evaluator = InstanceEvaluator(kind.classes if kind is not None else "scannetv2")
@@ -84,33 +84,39 @@ def main(argv=None) -> int:
         scene_dir = os.path.join(scans, sid)
         start = time.perf_counter()
         try:
-            cloud = load_point_cloud(scene_paths(scene_dir, sid)["mesh"], compute_superpoints=False)
-            seg = segment_scene(setup.model, cloud, voxel=setup.voxel, test_rotation=setup.test_rotation, name=sid)
+            result = segmenter.segment_file(scene_paths(scene_dir, sid)["mesh"], name=sid)
+            seconds = time.perf_counter() - start
             gt = prepare_scannet_scene(scene_dir, sid, "val", label_map)
         except (DataFormatError, ValueError, OSError) as exc:
             print(f"error: {sid}: {exc}", file=sys.stderr)
             return 1
-        seconds = time.perf_counter() - start
-        masks = []
-        for inst in seg.instances:
-            mask = np.zeros(seg.num_points, dtype=bool)
-            mask[inst.indices] = True
-            masks.append({"mask": mask, "label_id": inst.label_id, "score": inst.score})
-        evaluator.add_scene(sid, masks, gt_ids=gt.gt)
-        shown = seg.above(args.score_thresh)
-        write_segmentation(args.out, sid, cloud, seg, instances=shown, instance_names=names,
-                           semantic_names=setup.semantic_names,
-                           summary={"input": os.path.abspath(scene_dir), "score_thresh": args.score_thresh,
-                                    "seconds": round(seconds, 3),
-                                    "timing": {k: round(v, 3) for k, v in seg.timing.items()}})
-        render_segmentation(args.out, sid, cloud, shown, names,
-                            title=f"{sid}: {len(shown)} instances with score >= {args.score_thresh}")
+        evaluator.add_scene(sid, [{"mask": i["mask"], "label_id": i["label_id"], "score": i["score"]}
+                                  for i in result.instances], gt_ids=gt.gt)
+        shown = result.above(args.score_thresh)
+        t_write = time.perf_counter()
+
+        def summary():
+            timing = {**result.timing, "write": time.perf_counter() - t_write}
+            return run_summary(result, segmenter, input_path=scene_dir, checkpoint=args.ckpt, scale=1.0,
+                               score_thresh=args.score_thresh, instances_before=len(result.scene.instances),
+                               timing=timing)
+
+        def render(folder):
+            render_segmentation(folder, sid, shown.cloud, shown.scene.instances, names,
+                                title=f"{sid}: {len(shown.scene.instances)} instances with score >= "
+                                      f"{args.score_thresh}",
+                                superpoints=shown.scene.superpoints, semantic=shown.semantic,
+                                semantic_names=setup.semantic_names, score_threshold=args.score_thresh)
+
+        shown.write(args.out, summary=summary, extra=render)
+        timing = result.timing
         gt_count = len(gt.instance_classes)
-        rows.append({"scene": sid, "points": seg.num_points, "gt_instances": gt_count, "predicted": len(shown),
-                     "seconds": round(seconds, 3), **{f"{k}_s": round(v, 3) for k, v in seg.timing.items()}})
-        print(f"{sid}: {seg.num_points:,} points, {gt_count} annotated instances, {len(shown)} predicted "
-              f"(score >= {args.score_thresh}), {seconds:.2f} s (superpoints {seg.timing['superpoints']:.2f} s, "
-              f"network {seg.timing['inference']:.2f} s)")
+        predicted = len(shown.scene.instances)
+        rows.append({"scene": sid, "points": result.num_points, "gt_instances": gt_count, "predicted": predicted,
+                     "seconds": round(seconds, 3), **{f"{k}_s": round(v, 3) for k, v in timing.items()}})
+        print(f"{sid}: {result.num_points:,} points, {gt_count} annotated instances, {predicted} predicted "
+              f"(score >= {args.score_thresh}), {seconds:.2f} s (superpoints "
+              f"{timing['superpoints']:.2f} s, network {timing['network']:.2f} s)")
 
     results = evaluator.evaluate()
     print()

@@ -9,26 +9,31 @@ Inputs: PLY (mesh or points, with or without colours), NPY and text (x y z [r g 
 (--scale otherwise). Superpoints are computed; clouds above the point budget are processed in
 overlapping blocks whose instances are merged. For each input NAME, --out gets
 NAME_instances.npz (masks as point indices), NAME_instances.ply (instances coloured) and
-NAME_summary.json (instances with class, score and point count; timing; blocks). A bad input is
-reported in one line and skipped; the exit code is then 1. See docs/segment.md.
+NAME_summary.json (instances with class, score and point count; timing; blocks), landing together
+(a reader who finds the JSON finds the whole set). A bad input is reported in one line and
+skipped; the exit code is then 1; unusable options, checkpoint or --out: exit 2; Ctrl-C: one line
+saying what was written, exit 130. See docs/segment.md.
 """
 import argparse
 import dataclasses
 import os
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from sphmask.checkpoint import CheckpointError  # noqa: E402
+from sphmask.checkpoint import CheckpointError, load_segmentation_model  # noqa: E402
+from sphmask.cli import Progress, run_tool  # noqa: E402
 from sphmask.config import ConfigError  # noqa: E402
-from sphmask.data.pointcloud import load_point_cloud  # noqa: E402
-from sphmask.engine.segment import (  # noqa: E402
-    CropSettings, load_segmentation_model, segment_scene, write_segmentation,
-)
+from sphmask.engine.segment import CropSettings, Segmenter  # noqa: E402
+from sphmask.engine.segment.api import SegmentInputError, check_score_thresh, resolve_device, run_summary  # noqa: E402
 from sphmask.io.errors import DataFormatError  # noqa: E402
+
+#: What the run has completed, for the line printed on Ctrl-C (sphmask.cli.run_tool).
+PROGRESS = Progress()
 
 
 def parse_args(argv=None):
@@ -40,7 +45,7 @@ def parse_args(argv=None):
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: cuda if available")
     p.add_argument("--score-thresh", type=float, default=0.0,
-                   help="write only instances scoring at least this (default 0: all the model returns)")
+                   help="write only instances scoring at least this, in [0, 1] (default 0: all the model returns)")
     p.add_argument("--scale", type=float, default=1.0,
                    help="multiply coordinates by this to get metres (0.001 for millimetres)")
     p.add_argument("--max-points", type=int,
@@ -58,7 +63,7 @@ def parse_args(argv=None):
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--render", action="store_true",
                    help="also write <name>_top.png (top view with legend) and <name>_viewer.html (interactive 3D; "
-                        "needs matplotlib and plotly)")
+                        "needs matplotlib)")
     return p.parse_args(argv)
 
 
@@ -89,29 +94,48 @@ def describe(exc: BaseException, path: str) -> str:
     return f"{path}: {type(exc).__name__}: {exc}"
 
 
+def check_output_dir(out: str) -> None:
+    """Refuse an ``--out`` that cannot become a writable folder, before anything slow runs."""
+    path = os.path.abspath(out)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise SegmentInputError(f"--out {out} is an existing file; give a folder (it is created if missing)")
+    probe = path
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise SegmentInputError(f"--out {out}: {probe} is a file, so the folder cannot be created")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-write-check-", dir=probe)
+    except OSError as exc:
+        where = "" if probe == path else f" ({probe}, where it would be created)"
+        raise SegmentInputError(f"--out {out}{where} is not writable: {exc.strerror or exc}") from None
+    os.close(fd)
+    os.remove(tmp)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        if device == "cuda" and not torch.cuda.is_available():
-            raise ValueError("--device cuda, but this torch has no usable CUDA device (torch.cuda.is_available() "
-                             "is False)")
+        args.score_thresh = check_score_thresh(args.score_thresh, "--score-thresh")
+        device = resolve_device(args.device)
         if not 0 < args.scale < float("inf"):
             raise ValueError(f"--scale must be a positive number, got {args.scale}")
         if args.threads is not None and args.threads < 1:
             raise ValueError(f"--threads must be at least 1, got {args.threads}")
-        if args.threads:
-            torch.set_num_threads(args.threads)
         # built (and checked) before the slow model load; the default budget comes from the config
         crop = CropSettings(block_size=args.block_size, overlap=args.overlap, merge_iou=args.merge_iou,
                             **({} if args.max_points is None else {"max_points": args.max_points}))
-        setup = load_segmentation_model(args.ckpt, args.config, args.set, device)
-        if args.max_points is None:
-            crop = dataclasses.replace(crop, max_points=setup.voxel.max_npoint)
+        check_output_dir(args.out)
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        setup = load_segmentation_model(args.ckpt, args.config, args.set, str(device))
     except (CheckpointError, ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"model from {setup.config_source}, checkpoint {args.ckpt}, device {device}", file=sys.stderr)
+    if args.max_points is None:
+        crop = dataclasses.replace(crop, max_points=setup.voxel.max_npoint)
+    seg = Segmenter.from_setup(setup, crop=crop)
+    print(f"model from {setup.config_source}, checkpoint {args.ckpt}, device {seg.device}", file=sys.stderr)
 
     bar = None
     inputs = list(zip(args.inputs, output_names(args.inputs)))
@@ -126,43 +150,48 @@ def main(argv=None) -> int:
         else:
             print(msg, file=file)
 
-    failed = []
+    failed, written = [], []
+
+    def note(current=None):
+        done = f"{len(written)} of {len(inputs)} input(s) written to {args.out}" + \
+            (f" ({', '.join(written)})" if written else "")
+        PROGRESS.set(done + (f"; nothing written for {current}" if current else ""))
+
+    def committed(name):
+        written.append(name)
+        note()
+
     for path, name in inputs:
+        note(path)
         start = time.perf_counter()
         try:
-            cloud = load_point_cloud(path, compute_superpoints=False)
-            t_load = time.perf_counter() - start
-            seg = segment_scene(setup.model, cloud, scale=args.scale, crop=crop, voxel=setup.voxel,
-                                test_rotation=setup.test_rotation, progress=bar is not None, name=name)
-            kept = seg.above(args.score_thresh)
-            t0 = time.perf_counter()
-            summary = {
-                "input": os.path.abspath(path), "name": name, "mesh": cloud.faces is not None,
-                "has_color": cloud.has_color, "scale": args.scale,
-                "extent_m": [round(float(v), 4) for v in (cloud.xyz.max(0) - cloud.xyz.min(0)) * args.scale],
-                "checkpoint": os.path.abspath(args.ckpt), "config": setup.config_source, "device": device,
-                "score_thresh": args.score_thresh,
-                "instances_before_score_thresh": len(seg.instances),
-                "blocks": {"count": len(seg.blocks), "max_points": crop.max_points, "block_size": crop.block_size,
-                           "overlap": crop.overlap, "merge_iou": crop.merge_iou,
-                           "points_per_block": [int(b.points.shape[0]) for b in seg.blocks]},
-                "warnings": seg.warnings,
-            }
-            timing = {"load": t_load, **seg.timing}
-            summary["timing_s"] = {k: round(v, 3) for k, v in timing.items()}
-            write_segmentation(args.out, name, cloud, seg, kept, setup.instance_names, setup.semantic_names,
-                               summary)
-            if args.render:
+            result = seg.segment_file(path, scale=args.scale, name=name, progress=bar is not None)
+            kept = result.above(args.score_thresh)
+            t_write = time.perf_counter()
+
+            def summary():
+                timing = {**result.timing, "write": time.perf_counter() - t_write,
+                          "total": time.perf_counter() - start}
+                return run_summary(result, seg, input_path=path, checkpoint=args.ckpt, scale=args.scale,
+                                   score_thresh=args.score_thresh, instances_before=len(result.scene.instances),
+                                   timing=timing)
+
+            def render(folder):
                 from sphmask.viz import render_segmentation
 
-                render_segmentation(args.out, name, cloud, kept, setup.instance_names,
-                                    title=f"{name}: {len(kept)} instances")
-            for w in seg.warnings:
+                render_segmentation(folder, name, kept.cloud, kept.scene.instances, kept.instance_names,
+                                    title=f"{name}: {len(kept.scene.instances)} instances",
+                                    superpoints=kept.scene.superpoints, semantic=kept.semantic,
+                                    semantic_names=kept.semantic_names, score_threshold=args.score_thresh)
+
+            kept.write(args.out, summary=summary, extra=render if args.render else None,
+                       on_commit=lambda: committed(name))
+            for w in result.warnings:
                 say(f"warning: {path}: {w}")
-            blocks = f", {len(seg.blocks)} blocks" if len(seg.blocks) > 1 else ""
-            say(f"{path}: {cloud.num_points} points{blocks}, {len(kept)} instances -> "
+            blocks = f", {len(result.blocks)} blocks" if len(result.blocks) > 1 else ""
+            say(f"{path}: {result.num_points} points{blocks}, {len(kept.scene.instances)} instances -> "
                 f"{os.path.join(args.out, name)}_* ({time.perf_counter() - start:.1f} s, write "
-                f"{time.perf_counter() - t0:.1f} s)", file=sys.stdout)
+                f"{time.perf_counter() - t_write:.1f} s)", file=sys.stdout)
         except Exception as exc:  # one bad input must not stop the others
             failed.append(path)
             say(f"error: {describe(exc, path)}")
@@ -177,4 +206,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tool(main, progress=PROGRESS))

@@ -8,15 +8,20 @@ from sphmask.io import write_ply
 BACKGROUND_RGB = (128, 128, 128)
 
 
+#: Kelly's colours of maximum contrast (K. L. Kelly, "Twenty-two colors of maximum contrast", 1965)
+#: without white, black and grey (the background), in his order: a fixed qualitative palette, so
+#: instance ``k`` has the same colour in the PLY, the PNG and every level of the HTML viewer.
+INSTANCE_PALETTE = np.array([
+    (243, 195, 0), (135, 86, 146), (243, 132, 0), (161, 202, 241), (190, 0, 50), (194, 178, 128),
+    (0, 136, 86), (230, 143, 172), (0, 103, 165), (249, 147, 121), (96, 78, 151), (246, 166, 0),
+    (179, 68, 108), (220, 211, 0), (136, 45, 23), (141, 182, 0), (101, 69, 34), (226, 88, 34),
+    (43, 61, 38),
+], dtype=np.uint8)
+
+
 def instance_palette(n: int) -> np.ndarray:
-    """``n`` distinct, saturated colours as uint8 [n, 3] (golden-ratio hue steps, stable per index)."""
-    h = (np.arange(n) * 0.618033988749895) % 1.0
-    s, v = 0.75, 0.95
-    sector = np.floor(h * 6).astype(int) % 6
-    f = h * 6 - np.floor(h * 6)
-    p, q, t, vv = v * (1 - s) + 0 * h, v * (1 - s * f), v * (1 - s * (1 - f)), v + 0 * h
-    table = np.stack([np.stack(c, 1) for c in ((vv, t, p), (q, vv, p), (p, vv, t), (p, q, vv), (t, p, vv), (vv, p, q))])
-    return np.round(table[sector, np.arange(n)] * 255).astype(np.uint8)
+    """uint8 [n, 3]: colour of instance ``k`` is ``INSTANCE_PALETTE[k % 19]`` (repeats after 19)."""
+    return INSTANCE_PALETTE[np.arange(n) % len(INSTANCE_PALETTE)]
 
 
 def _as_bool(mask) -> np.ndarray:

@@ -18,6 +18,7 @@ from sphmask.engine.segment import (
     Block, CropSettings, Instance, block_owners, extent_warning, merge_block_instances, plan_blocks, read_instances,
     segment_scene, superpoint_cleanup, write_segmentation,
 )
+from sphmask.engine.segment.merge import drop_edge_fragments, rescore_duplicates
 from tests.conftest import num_threads
 from tests.engine.segment_stub import ComponentModel, bars_cloud, components
 
@@ -149,6 +150,65 @@ def test_merge_result_ordered_by_score_then_first_point():
     merged = merge_block_instances(blocks, [[inst(range(0, 10), score=0.5), inst([5], score=0.9)],
                                             [inst(range(20, 30), score=0.5)]])
     assert [(i.score, int(i.indices[0])) for i in merged] == [(0.9, 5), (0.5, 0), (0.5, 20)]
+
+
+# ------------------------------------------------------------------------------------ blocks that multiply instances
+
+
+def test_blocks_edge_fragment_mostly_in_another_core_is_dropped():
+    owner = np.repeat([0, 1], 10)  # points 0..9 in block 0's core, 10..19 in block 1's
+    parts = [[inst(range(0, 12)), inst(range(6, 14)), inst(range(7, 15))], [inst(range(12, 20)), inst(range(2, 12))]]
+    kept = drop_edge_fragments(parts, owner)
+    # block 0: 10/12 and 4/8 own points kept, 3/8 dropped; block 1: 8/8 kept, 2/10 dropped
+    assert [as_sets(k) for k in kept] == [as_sets(parts[0][:2]), as_sets(parts[1][:1])]
+
+
+def dense_matrix_nms_scores(instances, n, sigma=2.0):
+    """Brute-force reference: the official Gaussian matrix NMS on dense point masks."""
+    order = sorted(range(len(instances)), key=lambda k: -instances[k].score)
+    masks = np.zeros((len(instances), n))
+    for k, i in enumerate(instances):
+        masks[k, i.indices] = 1
+    new = {}
+    for a in order:
+        decay = 1.0
+        for b in order[:order.index(a)]:
+            if instances[b].label_id != instances[a].label_id:
+                continue
+            iou_ab = (masks[a] * masks[b]).sum() / np.maximum(masks[a], masks[b]).sum()
+            comp = max([0.0] + [(masks[b] * masks[c]).sum() / np.maximum(masks[b], masks[c]).sum()
+                                for c in order[:order.index(b)] if instances[c].label_id == instances[b].label_id])
+            decay = min(decay, np.exp(-sigma * iou_ab ** 2) / np.exp(-sigma * comp ** 2))
+        new[a] = instances[a].score * decay
+    return sorted(new.values(), reverse=True)
+
+
+def test_blocks_duplicates_after_merging_decayed_by_matrix_nms_like_dense_reference():
+    sp = np.repeat(np.arange(10), 3)  # masks made of whole superpoints, as after the cleanup
+    insts = [inst(range(0, 12), score=0.9), inst(range(0, 9), score=0.8), inst(range(0, 12), label=2, score=0.7),
+             inst(range(15, 30), score=0.6), inst(range(18, 30), score=0.5)]
+    out = rescore_duplicates(insts, sp)
+    np.testing.assert_allclose([i.score for i in out], dense_matrix_nms_scores(insts, 30), rtol=1e-6)
+    assert out[0].score == 0.9 and out[1].score == 0.7  # the best one and the other class are untouched
+    assert [i.score for i in out][2:] == sorted([i.score for i in out][2:], reverse=True)
+
+
+def test_blocks_do_not_multiply_instances_on_a_demo_room():
+    # One bundled room in forced 2 m blocks: merging alone returned 466 instances (37 scoring >= 0.3,
+    # one pass 86 and 10); with fragments dropped and duplicates decayed, at most one pass's budget.
+    from sphmask.io import read_ply
+
+    room = read_ply(os.path.join(ROOT, "demo", "scenes", "scans", "synth1000_00", "synth1000_00_vh_clean_2.ply"))
+    seg = sphmask.Segmenter.from_checkpoint(os.path.join(ROOT, "demo", "spherical_mask_small.pth"), device="cpu")
+    counts = {}
+    with num_threads(1):
+        for suppress in (False, True):
+            seg.crop = CropSettings(max_points=10 ** 9, block_size=2.0, overlap=0.5, suppress=suppress)
+            res = seg(room.xyz, room.rgb, faces=room.faces)
+            counts[suppress] = (len(res.instances), sum(i["score"] >= 0.3 for i in res.instances))
+    assert len(res.blocks) > 4
+    assert counts[True][0] <= seg.model.infer_cfg.topk_pre_nms < counts[False][0]
+    assert counts[True][1] < counts[False][1]
 
 
 # ------------------------------------------------------------------------------------ cleanup

@@ -19,6 +19,7 @@ from sphmask.engine.segment import SegmentationSetup, read_instances
 from sphmask.io import read_ply, write_ply
 from tests.conftest import num_threads
 from tests.engine.segment_stub import ComponentModel, bars_cloud
+from tests.viewer_page import read_page
 from tools.segment import main, output_names
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -182,9 +183,8 @@ def test_render_writes_png_and_html_of_the_kept_instances(ckpts, tmp_path, monke
     rc = main([path, "--ckpt", ckpts["meta"], "--out", str(tmp_path), "--score-thresh", "0.6", "--render"] + FAST)
     assert rc == 0
     assert (tmp_path / "bars_top.png").read_bytes()[:4] == b"\x89PNG"
-    html = (tmp_path / "bars_viewer.html").read_text()
-    assert html.count('"hoverinfo":"name"') == 3  # two kept bars and the remaining points
-    assert (tmp_path / "plotly.min.js").is_file()
+    page = read_page(str(tmp_path / "bars_viewer.html"))
+    assert [i["score"] for i in page["meta"]["instances"]] == [0.75, 0.625]  # the two kept bars
 
 
 def test_bad_inputs_one_line_each_others_still_processed(ckpts, inputs, tmp_path, capsys):
@@ -274,3 +274,112 @@ def test_device_cuda_without_cuda_is_a_clear_error(ckpts, inputs, tmp_path, caps
 def test_output_names_same_stem_gets_extension_then_counter():
     assert output_names(["a/scan.ply", "b/scan.npy", "c/scan.ply", "room.txt"]) == \
         ["scan_ply", "scan_npy", "scan_ply_2", "room"]
+
+
+# ------------------------------------------------------------------------------------ issue 15 cases
+
+
+def bars_file(tmp_path, name="bars.npy"):
+    bars = bars_cloud()
+    path = str(tmp_path / name)
+    np.save(path, np.concatenate([bars.xyz, (bars.rgb.astype(np.float64) + 1) * 127.5], 1))
+    return path
+
+
+@pytest.mark.parametrize("value", ["nan", "2", "-0.5"])
+def test_score_thresh_nan_or_out_of_range_is_one_line_exit_2(ckpts, tmp_path, capsys, value):
+    rc = main([bars_file(tmp_path), "--ckpt", ckpts["meta"], "--out", str(tmp_path / "out"),
+               "--score-thresh", value] + FAST)
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: --score-thresh must be in [0, 1]") and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_out_occupied_by_a_file_is_refused_before_loading_the_model(ckpts, tmp_path, capsys, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr("tools.segment.load_segmentation_model", never)
+    occupied = tmp_path / "results"
+    occupied.write_text("a file")
+    rc = main([bars_file(tmp_path), "--ckpt", ckpts["meta"], "--out", str(occupied)] + FAST)
+    assert rc == 2 and "is an existing file; give a folder" in capsys.readouterr().err
+    rc = main([bars_file(tmp_path), "--ckpt", ckpts["meta"], "--out", str(occupied / "sub")] + FAST)
+    assert rc == 2 and "is a file, so the folder cannot be created" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes into read-only folders")
+def test_out_unwritable_is_refused_before_loading_the_model(ckpts, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("tools.segment.load_segmentation_model", lambda *a, **k: pytest.fail("model loaded"))
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        rc = main([bars_file(tmp_path), "--ckpt", ckpts["meta"], "--out", str(locked / "out")] + FAST)
+    finally:
+        locked.chmod(0o700)
+    assert rc == 2 and "is not writable" in capsys.readouterr().err
+
+
+def test_sigint_while_writing_an_input_leaves_none_of_its_files_and_says_what_was_done(
+        ckpts, tmp_path, capsys, monkeypatch):
+    import tools.segment as tool
+    from sphmask.cli import run_tool
+    from sphmask.engine.segment import io
+
+    monkeypatch.setattr("tools.segment.load_segmentation_model", stub_setup)
+    first, second = bars_file(tmp_path, "first.npy"), bars_file(tmp_path, "second.npy")
+    real_ply = io.write_instances_ply
+    calls = []
+
+    def ply_then_ctrl_c(path, *args):
+        calls.append(path)
+        real_ply(path, *args)
+        if len(calls) == 2:  # the second input: its NPZ and PLY are written, the JSON is not
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(io, "write_instances_ply", ply_then_ctrl_c)
+    out = tmp_path / "out"
+    rc = run_tool(tool.main, [first, second, "--ckpt", ckpts["meta"], "--out", str(out)] + FAST,
+                  progress=tool.PROGRESS)
+    err = capsys.readouterr().err.splitlines()
+    assert rc == 130
+    assert err[-1] == f"interrupted; 1 of 2 input(s) written to {out} (first); nothing written for {second}"
+    assert sorted(os.listdir(out)) == ["first_instances.npz", "first_instances.ply", "first_summary.json"]
+
+
+def test_sigint_during_the_final_renames_is_held_until_the_set_is_complete(tmp_path, monkeypatch):
+    import signal
+
+    from sphmask.engine.segment import io
+
+    real_replace = os.replace
+    done = []
+
+    def replace_with_ctrl_c(src, dst):
+        if not done and not os.path.basename(src).startswith(".tmp"):
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C after the first file landed
+        real_replace(src, dst)
+
+    with pytest.raises(KeyboardInterrupt):
+        with io.output_set(str(tmp_path), "scan", on_commit=lambda: done.append(True)) as staging:
+            for suffix in ("_instances.npz", "_instances.ply", "_summary.json"):
+                (tmp_path / os.path.basename(staging) / f"scan{suffix}").write_text(suffix)
+            monkeypatch.setattr(os, "replace", replace_with_ctrl_c)
+    assert done == [True]
+    assert sorted(os.listdir(tmp_path)) == ["scan_instances.npz", "scan_instances.ply", "scan_summary.json"]
+
+
+def test_summary_json_has_stage_times_and_the_demo_layout(ckpts, tmp_path, monkeypatch):
+    monkeypatch.setattr("tools.segment.load_segmentation_model", stub_setup)
+    assert main([bars_file(tmp_path), "--ckpt", ckpts["meta"], "--out", str(tmp_path)] + FAST) == 0
+    with open(tmp_path / "bars_summary.json") as f:
+        summary = json.load(f)
+    assert list(summary["timing_s"]) == ["load", "superpoints", "voxelise", "network", "postprocess", "write", "total"]
+    assert list(summary) == SUMMARY_KEYS
+
+
+# The summary JSON of tools/segment.py and tools/demo.py (tests/tools/test_demo.py checks the demo's).
+SUMMARY_KEYS = ["input", "name", "mesh", "has_color", "scale", "extent_m", "checkpoint", "config", "device",
+                "score_thresh", "instances_before_score_thresh", "blocks", "warnings", "timing_s", "num_points",
+                "num_instances", "instances_per_class", "instances"]

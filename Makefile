@@ -1,6 +1,8 @@
 # Two commands for users: `make demo` and `make test`. Both set up .venv (once), build the
 # compiled ops (incrementally), then run. Override TORCH_SPEC for another torch build, e.g.
 #   make test TORCH_SPEC="torch==2.14.1"
+# Usage, once set up: make segment IN="scan.ply [more files]" CKPT=model.pth [OUT=dir] [ARGS="--render"]
+# runs tools/segment.py with the .venv Python (docs/segment.md).
 PYTHON_BOOT ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,7 +10,19 @@ TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.sphmask-deps
 
-.PHONY: venv build test demo bench cuda-check viewer-js clean
+.PHONY: venv build test demo segment bench cuda-check viewer-js clean
+
+OUT ?= segment_out
+ARGS ?=
+# Checked while the Makefile is read, so a forgotten IN or CKPT fails before any set-up runs.
+ifneq ($(filter segment,$(MAKECMDGOALS)),)
+ifeq ($(strip $(IN)),)
+$(error make segment needs IN: make segment IN="scan.ply [more files]" CKPT=model.pth [OUT=dir] [ARGS="--render"])
+endif
+ifeq ($(strip $(CKPT)),)
+$(error make segment needs CKPT: make segment IN="scan.ply [more files]" CKPT=model.pth [OUT=dir] [ARGS="--render"])
+endif
+endif
 
 venv: $(STAMP)
 
@@ -28,6 +42,9 @@ test: build
 
 demo: build
 	$(PY) tools/demo.py --out demo_out
+
+segment: build
+	$(PY) tools/segment.py $(IN) --ckpt $(CKPT) --out $(OUT) $(ARGS)
 
 bench: build
 	$(PY) -m pip install --quiet -r requirements-bench.txt

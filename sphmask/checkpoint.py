@@ -20,6 +20,8 @@ Files are read with ``torch.load(..., weights_only=True)`` (no code execution). 
   ``isbnet_pretrain.pth``-style file); all of them must be present with the right shapes, and the
   report lists every other key of the file as skipped.
 
+Weights holding NaN or inf are refused (:func:`check_finite`), in every mode.
+
 :func:`load_segmentation_model` builds the model a checkpoint was trained as (its stored config or
 a given one) and returns it with the test settings of that config, for segmenting raw clouds.
 """
@@ -111,6 +113,19 @@ def read_checkpoint(source: Union[str, os.PathLike, Mapping[str, Any]], map_loca
     return state, meta
 
 
+def check_finite(state: Mapping[str, torch.Tensor]) -> None:
+    """Raise :class:`CheckpointError` naming the first tensor (in file order) with a NaN or inf.
+
+    A diverged training run saves such weights, and they load silently: every score becomes NaN
+    and segmentation returns no instances with no word.
+    """
+    for key, value in state.items():
+        if (value.is_floating_point() or value.is_complex()) and not bool(torch.isfinite(value).all()):
+            bad = int((~torch.isfinite(value)).sum())
+            raise CheckpointError(f"checkpoint tensor {key} {list(value.shape)} holds {bad} NaN or inf values "
+                                  "(a diverged training run?); refusing to load non-finite weights")
+
+
 def load_checkpoint(model: nn.Module, source, *, strict: bool = True, mode: str = "full",
                     map_location="cpu") -> LoadReport:
     """Load a checkpoint into ``model`` (see the module docstring for formats and modes).
@@ -154,6 +169,7 @@ def load_checkpoint(model: nn.Module, source, *, strict: bool = True, mode: str 
                       f"{len(mismatched)} shape-mismatched keys (see the returned LoadReport)", stacklevel=2)
     bad = {k for k, _, _ in mismatched} | set(unexpected)
     to_load = {k: v for k, v in state.items() if k not in bad}
+    check_finite(to_load)
     model.load_state_dict(to_load, strict=False)
     epoch = meta.get("epoch")
     return LoadReport(loaded=sorted(to_load), missing=missing, unexpected=unexpected, mismatched=mismatched,

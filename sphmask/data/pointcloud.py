@@ -15,7 +15,8 @@ import torch
 from torch.utils.data import Dataset
 
 from sphmask.data.transforms import transform_test
-from sphmask.io.errors import DataFormatError
+from sphmask.io.colors import colors_to_255
+from sphmask.io.errors import DataFormatError, require_file
 from sphmask.io.ply import read_ply
 from sphmask.io.text import read_text_table
 
@@ -59,37 +60,54 @@ def _columns(path: str, arr: np.ndarray) -> tuple:
                                     f"got shape {list(arr.shape)}")
     if arr.shape[1] in (4, 5):
         raise DataFormatError(path, f"has {arr.shape[1]} columns; expected 3 (x y z) or at least 6 (x y z r g b ...)")
+    stored = arr.dtype
     arr = arr.astype(np.float64)
     if not np.isfinite(arr[:, :6]).all():
         row = int(np.flatnonzero(~np.isfinite(arr[:, :6]).all(1))[0])
         raise DataFormatError(path, f"row {row} has a NaN or inf value")
     rgb = None
     if arr.shape[1] >= 6:
-        rgb = arr[:, 3:6]
-        # Colours stored as 0..1 floats are rescaled; 0..255 values are kept.
-        if rgb.size and rgb.max() <= 1.0:
-            rgb = rgb * 255.0
-        if rgb.size and (rgb.min() < 0 or rgb.max() > 255):
-            raise DataFormatError(path, "colour columns 4-6 must be in 0..255 or 0..1, "
-                                        f"got range [{rgb.min()}, {rgb.max()}]")
+        rgb = colors_to_255(path, arr[:, 3:6], stored, what="colour columns 4-6")
     return arr[:, :3], rgb
+
+
+def _read_npy(path: str) -> np.ndarray:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except Exception as exc:  # numpy's header parser raises ValueError, SyntaxError, tokenize errors, ...
+        # object arrays (refused without pickle) and truncated or corrupt headers end here
+        raise DataFormatError(path, f"not a readable .npy array ({type(exc).__name__}: {exc})") from None
+    if not isinstance(arr, np.ndarray):
+        arr.close()
+        raise DataFormatError(path, "holds several arrays (an .npz archive?); save one [N, 3] or [N, 6] array")
+    if arr.dtype.names:
+        raise DataFormatError(path, "structured arrays are not supported; save a plain [N, 3] or [N, 6] array")
+    if arr.dtype.kind not in "iuf":
+        # complex (the imaginary part would be dropped), bool, strings, dates: no coordinates
+        raise DataFormatError(path, f"array has dtype {arr.dtype}; coordinates and colours must be real numbers "
+                                    "(an integer or float dtype)")
+    if arr.size == 0:
+        raise DataFormatError(path, "no points (empty array)")
+    return arr
 
 
 def load_point_cloud(path: str, compute_superpoints: bool = True, segment_kwargs: Optional[Mapping[str, Any]] = None
                      ) -> PointCloud:
     """Read a scan from ``.ply``, ``.npy`` or a text file (``.txt``, ``.xyz``, ``.xyzrgb``, ``.pts``, ``.csv``).
 
-    Text and NPY inputs are ``[N, 3]`` (x y z) or ``[N, >=6]`` (x y z r g b, extra columns ignored);
-    colours in 0..255, or 0..1 when no colour value exceeds 1. Superpoints come from
+    Text and NPY inputs are ``[N, 3]`` (x y z) or ``[N, >=6]`` (x y z r g b, extra columns ignored),
+    NPY of an integer or float dtype. Colours follow one rule for every format
+    (:func:`sphmask.io.colors.colors_to_255`): 0..255, floats in 0..1 (when no value exceeds 1),
+    or 16-bit unsigned 0..65535; anything else is refused. Superpoints come from
     :func:`sphmask.ops.segment_mesh` for PLY meshes (faces present) and from
     :func:`sphmask.ops.segment_points` otherwise; ``segment_kwargs`` are passed to that function.
 
     Raises:
-        DataFormatError: naming the file, for unknown formats and unreadable, empty or malformed files.
+        DataFormatError: naming the file, for a missing path or a directory, unknown formats, and
+            unreadable, empty or malformed files or values.
     """
     path = str(path)
-    if not os.path.isfile(path):
-        raise DataFormatError(path, "file not found")
+    require_file(path)
     ext = os.path.splitext(path)[1].lower()
     faces = None
     if ext == ".ply":
@@ -98,15 +116,7 @@ def load_point_cloud(path: str, compute_superpoints: bool = True, segment_kwargs
         if faces is not None and faces.shape[0] == 0:
             faces = None
     elif ext == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise DataFormatError(path, f"not a readable .npy array ({exc})") from None
-        if arr.dtype.names:
-            raise DataFormatError(path, "structured arrays are not supported; save a plain [N, 3] or [N, 6] array")
-        if arr.size == 0:
-            raise DataFormatError(path, "no points (empty array)")
-        xyz, rgb = _columns(path, arr)
+        xyz, rgb = _columns(path, _read_npy(path))
     elif ext in TEXT_SUFFIXES:
         xyz, rgb = _columns(path, read_text_table(path))
     else:

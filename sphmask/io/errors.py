@@ -1,4 +1,6 @@
-"""The single error type raised for unusable input files."""
+"""The single error type raised for unusable input files, and the check that an input is a readable file."""
+import os
+
 from sphmask.errors import SphmaskError
 
 
@@ -13,3 +15,16 @@ class DataFormatError(SphmaskError, ValueError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+def require_file(path) -> None:
+    """Raise :class:`DataFormatError` unless ``path`` is an existing regular file we may read, saying
+    which of those it is not (a directory given as input is the common slip)."""
+    if os.path.isdir(path):
+        raise DataFormatError(path, "is a directory, not a file")
+    if not os.path.exists(path):
+        raise DataFormatError(path, "file not found")
+    if not os.path.isfile(path):
+        raise DataFormatError(path, "not a regular file (a device, socket or pipe)")
+    if not os.access(path, os.R_OK):
+        raise DataFormatError(path, "permission denied (the file is not readable)")

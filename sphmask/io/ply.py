@@ -4,17 +4,20 @@ ScanNet meshes (``*_vh_clean_2.ply``) are binary little endian with vertex prope
 ``x, y, z, red, green, blue, alpha`` and a ``face`` element with ``list uchar int vertex_indices``;
 ``*_vh_clean_2.labels.ply`` adds a ``ushort label`` per vertex. :func:`read_ply` reads these and
 most PLY files found in the wild (point clouds without faces, float colours, polygons), and turns
-every way a file can be broken into a :class:`DataFormatError` naming the file.
+every way a file can be broken into a :class:`DataFormatError` naming the file. Files of MeshLab,
+CloudCompare and Open3D (double coordinates, normals, alpha, ``vertex_index``, ``int`` list counts)
+read as they are.
 """
 import dataclasses
-import os
+import warnings
 from typing import Dict, Mapping, Optional
 
 import numpy as np
 import plyfile
 
 from sphmask.io.atomic import atomic_path
-from sphmask.io.errors import DataFormatError
+from sphmask.io.colors import colors_to_255
+from sphmask.io.errors import DataFormatError, require_file
 
 _COLOR_NAMES = (("red", "green", "blue"), ("r", "g", "b"), ("diffuse_red", "diffuse_green", "diffuse_blue"))
 _FACE_LIST_NAMES = ("vertex_indices", "vertex_index")
@@ -26,8 +29,9 @@ class PlyMesh:
 
     Attributes:
         xyz: float64[V, 3] vertex coordinates (exact values of the file's float32/float64 data).
-        rgb: float64[V, 3] colours in 0..255, or ``None`` if the file has none. ``uchar`` colours are
-            taken as is; float colours in [0, 1] are scaled by 255.
+        rgb: float64[V, 3] colours in 0..255, or ``None`` if the file has none; read with the rule
+            of :func:`sphmask.io.colors.colors_to_255` (``uchar`` as is, floats in [0, 1] scaled by
+            255, floats in 0..255 as is, 16-bit ``ushort`` colour scaled to 0..255).
         faces: int64[F, 3] triangles (polygons fan-triangulated), or ``None`` for a point cloud.
         vertex: every vertex property by name (as stored, e.g. ``label``, ``alpha``, ``nx``).
     """
@@ -43,21 +47,23 @@ class PlyMesh:
 
 
 def _read_plydata(path: str) -> plyfile.PlyData:
-    if not os.path.isfile(path):
-        raise DataFormatError(path, "file not found")
-    with open(path, "rb") as f:
-        head = f.read(3)
-    if head != b"ply":
-        raise DataFormatError(path, "not a PLY file (it does not start with 'ply')")
+    require_file(path)
     try:
+        with open(path, "rb") as f:
+            head = f.read(3)
+        if head != b"ply":
+            raise DataFormatError(path, "not a PLY file (it does not start with 'ply')")
         # Triangle meshes (every ScanNet mesh) parse fast with a known list length; anything else
-        # (polygons, ragged lists) falls back to the general reader.
-        try:
-            data = plyfile.PlyData.read(path, known_list_len={"face": {n: 3 for n in _FACE_LIST_NAMES}})
-        except plyfile.PlyElementParseError as exc:
-            if "unexpected list length" not in str(exc):
-                raise
-            data = plyfile.PlyData.read(path)
+        # (polygons, faces of fewer than 3 vertices, ragged lists) makes that reader fail somewhere
+        # in the face element, so any parse error retries with the general reader, whose error (a
+        # really truncated or malformed file) is the one reported.
+        with warnings.catch_warnings():
+            # an empty list in an ASCII file (a legal 0-length property) makes numpy warn
+            warnings.filterwarnings("ignore", "loadtxt: input contained no data", UserWarning)
+            try:
+                data = plyfile.PlyData.read(path, known_list_len={"face": {n: 3 for n in _FACE_LIST_NAMES}})
+            except plyfile.PlyElementParseError:
+                data = plyfile.PlyData.read(path)
         # Materialise memory maps so the file is closed and truncation surfaces here.
         for el in data.elements:
             el.data = np.array(el.data)
@@ -66,40 +72,57 @@ def _read_plydata(path: str) -> plyfile.PlyData:
         raise DataFormatError(path, f"truncated or malformed PLY header ({exc})") from None
     except plyfile.PlyElementParseError as exc:
         raise DataFormatError(path, f"truncated or malformed PLY data ({exc})") from None
-    except (ValueError, TypeError, EOFError, OSError) as exc:
+    except (ValueError, TypeError, EOFError, OSError, MemoryError, OverflowError) as exc:
         raise DataFormatError(path, f"unreadable PLY file ({type(exc).__name__}: {exc})") from None
 
 
-def _colors(path: str, v: np.ndarray) -> Optional[np.ndarray]:
-    names = v.dtype.names
+def _scalar_column(path: str, element: plyfile.PlyElement, name: str) -> np.ndarray:
+    """A numeric scalar property; list properties and anything non-numeric are refused by name."""
+    prop = element.ply_property(name)
+    if isinstance(prop, plyfile.PlyListProperty):
+        raise DataFormatError(path, f"{element.name} property {name!r} is a list ({prop}); coordinates and "
+                                    "colours must be scalar properties such as 'property float x'")
+    col = element.data[name]
+    if col.dtype.kind not in "iuf":
+        raise DataFormatError(path, f"{element.name} property {name!r} has type {col.dtype}; a number is expected")
+    return col
+
+
+def _colors(path: str, vertex: plyfile.PlyElement) -> Optional[np.ndarray]:
+    names = vertex.data.dtype.names
     for trio in _COLOR_NAMES:
         if all(n in names for n in trio):
-            rgb = np.stack([v[n] for n in trio], axis=1).astype(np.float64)
-            if np.issubdtype(v[trio[0]].dtype, np.floating):
-                if not np.isfinite(rgb).all():
-                    raise DataFormatError(path, "vertex colours contain NaN or inf")
-                if rgb.size and rgb.max() <= 1.0:
-                    rgb = rgb * 255.0
-            return rgb
+            cols = [_scalar_column(path, vertex, n) for n in trio]
+            dtype = np.result_type(*[c.dtype for c in cols])
+            return colors_to_255(path, np.stack(cols, axis=1), dtype, what=f"vertex colours {'/'.join(trio)}")
     return None
+
+
+def _face_column(path: str, face: plyfile.PlyElement) -> np.ndarray:
+    names = face.data.dtype.names
+    name = next((n for n in _FACE_LIST_NAMES if n in names), None)
+    if name is None:
+        raise DataFormatError(path, f"face element has no vertex_indices property (has {list(names)})")
+    prop = face.ply_property(name)
+    if not isinstance(prop, plyfile.PlyListProperty) or np.dtype(prop.val_dtype).kind not in "iu":
+        raise DataFormatError(path, f"face property {name!r} must be a list of integer vertex indices, e.g. "
+                                    f"'property list uchar int {name}'; the file has '{prop}'")
+    return face.data[name]
 
 
 def _faces(path: str, data: plyfile.PlyData, num_vertices: int) -> Optional[np.ndarray]:
     if "face" not in data or data["face"].count == 0:
         return None
-    fdata = data["face"].data
-    name = next((n for n in _FACE_LIST_NAMES if n in fdata.dtype.names), None)
-    if name is None:
-        raise DataFormatError(path, f"face element has no vertex_indices property (has {list(fdata.dtype.names)})")
-    col = fdata[name]
+    col = _face_column(path, data["face"])
     if col.dtype != object and col.ndim == 2:
         faces = col.astype(np.int64)
     else:
         tris = []
         for i, poly in enumerate(col):
-            poly = np.asarray(poly, dtype=np.int64)
+            poly = np.asarray(poly, dtype=np.int64).reshape(-1)
             if poly.shape[0] < 3:
-                raise DataFormatError(path, f"face {i} has {poly.shape[0]} vertices; a face needs at least 3")
+                raise DataFormatError(path, f"face {i} has only {poly.shape[0]} vertex indices; every face needs at least 3 "
+                                            "(a triangle or a polygon)")
             tris.append(np.stack([np.full(poly.shape[0] - 2, poly[0]), poly[1:-1], poly[2:]], axis=1))
         faces = np.concatenate(tris, axis=0)
     if faces.size and (faces.min() < 0 or faces.max() >= num_vertices):
@@ -111,27 +134,30 @@ def _faces(path: str, data: plyfile.PlyData, num_vertices: int) -> Optional[np.n
 def read_ply(path: str, allow_empty: bool = False) -> PlyMesh:
     """Read a PLY mesh or point cloud.
 
-    Raises :class:`DataFormatError` (naming ``path``) if the file is missing, not PLY, truncated or
-    malformed, has no ``vertex`` element or no ``x, y, z``, holds non-finite coordinates, has faces
-    pointing at missing vertices, or has no vertices (unless ``allow_empty``).
+    Raises :class:`DataFormatError` (naming ``path``) if the path is missing or a directory, the
+    file is not PLY, truncated or malformed, has no ``vertex`` element or no scalar ``x, y, z``,
+    holds non-finite coordinates, colours outside the shared colour rule (:mod:`sphmask.io.colors`),
+    faces that are not integer lists of at least 3 vertices or point at missing vertices, or has no
+    vertices (unless ``allow_empty``).
     """
     path = str(path)
     data = _read_plydata(path)
     if "vertex" not in data:
         raise DataFormatError(path, f"no 'vertex' element (elements: {[e.name for e in data.elements]})")
-    v = data["vertex"].data
+    vertex = data["vertex"]
+    v = vertex.data
     missing = [n for n in ("x", "y", "z") if n not in v.dtype.names]
     if missing:
         raise DataFormatError(path, f"vertex element lacks {missing} (has {list(v.dtype.names)})")
     if v.shape[0] == 0 and not allow_empty:
         raise DataFormatError(path, "the file has no vertices (empty scene)")
-    xyz = np.stack([v["x"], v["y"], v["z"]], axis=1).astype(np.float64)
+    xyz = np.stack([_scalar_column(path, vertex, n) for n in ("x", "y", "z")], axis=1).astype(np.float64)
     if not np.isfinite(xyz).all():
         bad = int(np.flatnonzero(~np.isfinite(xyz).all(1))[0])
         raise DataFormatError(path, f"vertex {bad} has a NaN or inf coordinate")
     return PlyMesh(
         xyz=xyz,
-        rgb=_colors(path, v),
+        rgb=_colors(path, vertex),
         faces=_faces(path, data, v.shape[0]),
         vertex={n: np.asarray(v[n]) for n in v.dtype.names},
     )

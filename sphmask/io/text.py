@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 
-from sphmask.io.errors import DataFormatError
+from sphmask.io.errors import DataFormatError, require_file
 
 
 def read_text_table(path: str) -> np.ndarray:
@@ -12,10 +12,14 @@ def read_text_table(path: str) -> np.ndarray:
 
     ``#`` starts a comment; one leading header line is skipped. ASCII control characters inside a
     line are dropped (S3DIS v1.2 has one inside a number in Area_5). Rows of different lengths,
-    non-numeric rows and empty files raise :class:`DataFormatError` naming the file and line.
+    a missing path or a directory, non-numeric rows and empty files raise :class:`DataFormatError` naming the file and line.
     """
-    with open(path, "rb") as f:
-        raw = f.read()
+    require_file(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as exc:
+        raise DataFormatError(path, f"cannot read the file ({exc.strerror or exc})") from None
     text = raw.decode("utf-8", errors="replace")
     try:
         with warnings.catch_warnings():

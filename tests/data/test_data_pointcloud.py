@@ -141,3 +141,120 @@ def test_custom_scan_to_unlabelled_model_batch(tmp_path):
     c, s = np.cos(0.35 * np.pi), np.sin(0.35 * np.pi)
     np.testing.assert_allclose(batch["coords_float"].numpy(), centred @ np.array([[c, s, 0], [-s, c, 0], [0, 0, 1]]), atol=1e-5)
     assert os.path.basename(ds.paths[0]) == "scan.txt"
+
+
+# ------------------------------------------------------------------ one colour rule for every format
+
+
+def _write_cloud(path, xyz, rgb):
+    """``xyz`` and ``rgb`` [N, 3] as PLY (rgb's own dtype), NPY (one array) or text, by suffix."""
+    path = str(path)
+    if path.endswith(".ply"):
+        write_ply(path, {"x": xyz[:, 0].astype(np.float32), "y": xyz[:, 1].astype(np.float32),
+                         "z": xyz[:, 2].astype(np.float32), "red": rgb[:, 0], "green": rgb[:, 1], "blue": rgb[:, 2]})
+    elif path.endswith(".npy"):
+        np.save(path, np.concatenate([xyz.astype(rgb.dtype), rgb], 1))
+    else:
+        np.savetxt(path, np.concatenate([xyz, rgb], 1), fmt="%.6f")
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".ply", ".npy", ".txt"])
+@pytest.mark.parametrize("lo,hi", [(-1.0, 1.0), (0.0, 1000.0), (-0.5, 200.0)])
+def test_float_colours_outside_unit_and_255_ranges_are_refused_in_every_format(tmp_path, suffix, lo, hi):
+    xyz, _ = grid_points(20)
+    rgb = np.linspace(lo, hi, 60).reshape(20, 3).astype(np.float32)
+    path = _write_cloud(tmp_path / f"c{suffix}", xyz, rgb)
+    with pytest.raises(DataFormatError, match=rf"c\{suffix}: .*colou.* range over \[{lo:g}, {hi:g}\]; colours must "
+                                              r"be 0\.\.255, or floats in 0\.\.1"):
+        load_point_cloud(path, compute_superpoints=False)
+
+
+@pytest.mark.parametrize("suffix", [".ply", ".npy", ".txt"])
+@pytest.mark.parametrize("scale", [1.0, 1 / 255.0])
+def test_float_colours_0_255_and_0_1_give_the_same_features_in_every_format(tmp_path, suffix, scale):
+    xyz, rgb = grid_points(50)
+    path = _write_cloud(tmp_path / f"c{suffix}", xyz, (rgb * scale).astype(np.float32))
+    pc = load_point_cloud(path, compute_superpoints=False)
+    np.testing.assert_allclose(pc.rgb, rgb / 127.5 - 1, atol=1e-5)
+    assert pc.rgb.min() >= -1 and pc.rgb.max() <= 1
+
+
+@pytest.mark.parametrize("suffix", [".ply", ".npy"])
+def test_integer_colours_0_or_1_are_not_taken_as_unit_floats(tmp_path, suffix):
+    xyz, _ = grid_points(20)
+    rgb = (np.arange(60).reshape(20, 3) % 2).astype(np.uint8)
+    pc = load_point_cloud(_write_cloud(tmp_path / f"c{suffix}", xyz, rgb), compute_superpoints=False)
+    np.testing.assert_allclose(pc.rgb, rgb / 127.5 - 1, atol=1e-6)
+
+
+@pytest.mark.parametrize("suffix", [".ply", ".npy"])
+def test_16_bit_colours_are_scaled_to_8_bit(tmp_path, suffix):
+    xyz, rgb = grid_points(50)
+    pc = load_point_cloud(_write_cloud(tmp_path / f"c{suffix}", xyz, (rgb * 257).astype(np.uint16)),
+                          compute_superpoints=False)
+    np.testing.assert_allclose(pc.rgb, rgb / 127.5 - 1, atol=1e-5)
+
+
+@pytest.mark.parametrize("suffix", [".ply", ".npy"])
+@pytest.mark.parametrize("dtype,value", [(np.int32, 300), (np.int16, -3)])
+def test_integer_colours_beyond_0_255_that_are_not_16_bit_are_refused(tmp_path, suffix, dtype, value):
+    xyz, rgb = grid_points(20)
+    rgb = rgb.astype(dtype)
+    rgb[3, 1] = value
+    with pytest.raises(DataFormatError, match=r"range over"):
+        load_point_cloud(_write_cloud(tmp_path / f"c{suffix}", xyz, rgb), compute_superpoints=False)
+
+
+def test_ply_nan_colour_is_refused(tmp_path):
+    xyz, rgb = grid_points(20)
+    rgb = rgb.astype(np.float32)
+    rgb[5, 2] = np.nan
+    with pytest.raises(DataFormatError, match=r"c\.ply: vertex colours red/green/blue contain NaN or inf"):
+        load_point_cloud(_write_cloud(tmp_path / "c.ply", xyz, rgb), compute_superpoints=False)
+
+
+# ------------------------------------------------------------------ NPY dtypes and paths
+
+
+@pytest.mark.parametrize("array,dtype_text", [
+    (np.ones((5, 6), dtype=np.complex128), "complex128"),
+    (np.ones((5, 3), dtype=np.complex64), "complex64"),
+    (np.ones((5, 3), dtype=bool), "bool"),
+    (np.array([["1", "2", "3"]] * 5), "<U1"),
+    (np.array([[b"1", b"2", b"3"]] * 5), "|S1"),
+    (np.zeros((5, 3), dtype="datetime64[s]"), "datetime64"),
+])
+def test_npy_of_non_real_dtype_is_refused(tmp_path, array, dtype_text):
+    np.save(tmp_path / "a.npy", array)
+    with pytest.raises(DataFormatError, match=rf"a\.npy: array has dtype {dtype_text}.*must be real numbers"):
+        load_point_cloud(str(tmp_path / "a.npy"), compute_superpoints=False)
+
+
+def test_npy_object_array_is_refused_without_unpickling(tmp_path):
+    np.save(tmp_path / "a.npy", np.ones((5, 3), dtype=object), allow_pickle=True)
+    with pytest.raises(DataFormatError, match=r"a\.npy: not a readable \.npy array.*allow_pickle=False"):
+        load_point_cloud(str(tmp_path / "a.npy"), compute_superpoints=False)
+
+
+def test_npz_archive_named_npy_is_refused(tmp_path):
+    np.savez(tmp_path / "a.npz", xyz=np.zeros((5, 3)))
+    os.rename(tmp_path / "a.npz", tmp_path / "a.npy")
+    with pytest.raises(DataFormatError, match=r"a\.npy: holds several arrays"):
+        load_point_cloud(str(tmp_path / "a.npy"), compute_superpoints=False)
+
+
+@pytest.mark.parametrize("name", ["scans.npy", "room.txt", "folder"])
+def test_directory_as_input_says_it_is_a_directory(tmp_path, name):
+    (tmp_path / name).mkdir()
+    with pytest.raises(DataFormatError, match=rf"{name}: is a directory, not a file"):
+        load_point_cloud(str(tmp_path / name), compute_superpoints=False)
+
+
+def test_text_reader_names_a_directory_and_a_missing_file(tmp_path):
+    from sphmask.io.text import read_text_table
+
+    with pytest.raises(DataFormatError, match=r"is a directory, not a file"):
+        read_text_table(str(tmp_path))
+    with pytest.raises(DataFormatError, match=r"nope\.txt: file not found"):
+        read_text_table(str(tmp_path / "nope.txt"))

@@ -124,11 +124,14 @@ def stitch(verts, faces, part, structure, contact: float, seam: float) -> np.nda
     return tri.astype(np.int64)
 
 
+_PRIMES = (0x85EBCA6B, 0xC2B2AE35, 0x27D4EB2F, 0x9E3779B9)
+
+
 def _hash01(cells: np.ndarray, salt: int) -> np.ndarray:
     """Deterministic pseudo-random value in [0, 1) per integer cell ``[N, D]`` (D <= 4)."""
     h = np.full(cells.shape[0], salt * 0x9E3779B1 & 0xFFFFFFFF, dtype=np.uint64)
     for d in range(cells.shape[1]):
-        h ^= (cells[:, d].astype(np.int64).astype(np.uint64) * np.uint64((0x85EBCA6B, 0xC2B2AE35, 0x27D4EB2F, 0x9E3779B9)[d]))
+        h ^= cells[:, d].astype(np.int64).astype(np.uint64) * np.uint64(_PRIMES[d])
         h = (h * np.uint64(0x165667B1) + np.uint64(d + 1)) & np.uint64(0xFFFFFFFF)
         h ^= h >> np.uint64(15)
     return (h & np.uint64(0xFFFFFF)).astype(np.float64) / float(1 << 24)

@@ -91,7 +91,8 @@ def test_realistic_raw_files_prepare_to_the_superpoint_annotation(tmp_path):
 
     seg = segment_mesh(torch.from_numpy(scene.vertices), torch.from_numpy(scene.faces)).numpy()
     annotated = annotate_by_segments(scene.vertex_object, seg)
-    coords, colors, sem, inst = load_pth_arrays(os.path.join(tmp_path, "out", "train", scene.scene_id + "_inst_nostuff.pth"))
+    path = os.path.join(tmp_path, "out", "train", scene.scene_id + "_inst_nostuff.pth")
+    coords, _, _, inst = load_pth_arrays(path)
     assert coords.shape[0] == scene.vertices.shape[0]
     want = np.full(annotated.shape, -100)
     k = 0

@@ -85,7 +85,9 @@ class _ScanRoom(_Room):
         self.part, self.material, self.key = [], [], []
         self.poses = []  # per annotated or clutter object: (label, yaw, (x, y, z), parts' local lo/hi)
 
-    def add(self, parts, label: Optional[str], pose=(0.0, 0.0, 0.0, 0.0), color_key=None, look=None):
+    def add(self, parts, label: Optional[str], pose=(0.0, 0.0, 0.0, 0.0), look=None):
+        """Add parts posed by (x, y, z, yaw); ``label`` None = unannotated clutter; ``look`` =
+        (material, colour choices), by default drawn for the label. Returns the object index."""
         x, y, z, yaw = pose
         idx = -1 if label is None else len(self.objects)
         if label is not None:
@@ -131,7 +133,7 @@ def _shell(room, sp):
 def _hidden_regions(room, verts, owner_key):
     """Regions of wall and floor that furniture hides (see :func:`surf.cut_hidden`)."""
     boxes, m = [], 0.015
-    walls = ((1, 0.0, 0), (0, room.W, 1), (1, room.D, 2), (0, 0.0, 3))  # (axis, plane, wall)
+    walls = ((1, 0.0), (0, room.W), (1, room.D), (0, 0.0))  # (axis normal to the wall, its plane)
     for key, (label, yaw, (x, y, z), lo, hi) in enumerate(room.poses):
         if label in ("wall", "floor") or z > 0.05:
             continue
@@ -141,7 +143,7 @@ def _hidden_regions(room, verts, owner_key):
         if label not in _SOLID and label not in _ON_WALL:
             continue
         v = verts[owner_key == key]
-        for axis, plane, _ in walls:
+        for axis, plane in walls:
             near = v[np.abs(v[:, axis] - plane) < 0.1]
             if near.shape[0] == 0 or np.abs(v[:, axis] - plane).min() > 0.06:
                 continue
@@ -162,6 +164,10 @@ def generate_realistic_scene(index: int, seed: int = 0, room_type: Optional[str]
         room_type: a key of :data:`REALISTIC_ROOM_TYPES`; by default room ``k`` cycles through them.
         noise: standard deviation (m) of the per-vertex jitter; by default drawn in 2-5 mm per room.
     """
+    if index < 0 or seed < 0:
+        raise ValueError(f"index and seed must be >= 0, got index={index}, seed={seed}")
+    if noise is not None and not (noise >= 0 and math.isfinite(noise)):
+        raise ValueError(f"noise must be a finite standard deviation >= 0 (m), got {noise}")
     kind = room_type or _CYCLE[index % len(_CYCLE)] or _RARE[(index // len(_CYCLE)) % len(_RARE)]
     if kind not in REALISTIC_ROOM_TYPES:
         raise ValueError(f"room_type must be one of {sorted(REALISTIC_ROOM_TYPES)}, got {room_type!r}")

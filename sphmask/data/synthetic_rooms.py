@@ -51,7 +51,7 @@ def _free(room, label, clearance=0.1, yaw=None):
 
 def _tuck_chairs(room, table, per_side, sides=(0, 1), kind="chair"):
     """Chairs at a table or desk: 45% pushed under it until the backrest is 1.5-2.5 cm from the
-    top's edge, the others anywhere from 35 cm out to almost as far in, turned more.
+    top's edge, the others anywhere from 35 cm out to almost as far in, turned more."""
     x, y, yaw, w, d, rect = table[:6]
     rng = room.rng
     for side in sides:

@@ -113,3 +113,12 @@ def test_eight_consecutive_realistic_rooms_hold_every_instance_class():
     instance_ids = SCANNETV2.benchmark_ids[SCANNETV2.label_shift:]
     missing = [n for n, i in zip(SCANNETV2.instance_names, instance_ids) if i not in ids]
     assert not missing, missing
+
+
+def test_realistic_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="room_type"):
+        generate_realistic_scene(0, room_type="garage")
+    with pytest.raises(ValueError, match="noise"):
+        generate_realistic_scene(0, noise=-0.01)
+    with pytest.raises(ValueError, match="index and seed"):
+        generate_realistic_scene(-1)

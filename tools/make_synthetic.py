@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Write procedurally generated rooms in the raw ScanNet layout (see docs/synthetic.md).
 
-    python tools/make_synthetic.py --out data/synthetic_raw --scenes 20 --seed 0
+    python tools/make_synthetic.py --out data/synthetic_raw --scenes 20 --seed 0 [--preset realistic]
     python tools/prepare_data.py scannetv2 --raw data/synthetic_raw --out data/synthetic
 """
 import argparse
@@ -10,7 +10,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sphmask.data.synthetic import SIZES, make_synthetic_dataset  # noqa: E402
+from sphmask.data.synthetic import PRESETS, make_synthetic_dataset  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -19,8 +19,9 @@ def main(argv=None) -> int:
     parser.add_argument("--scenes", type=int, required=True, help="number of annotated rooms (scans/)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--test-scenes", type=int, default=0, help="extra unannotated rooms (scans_test/)")
-    parser.add_argument("--size", choices=sorted(SIZES), default="default",
-                        help="'default' rooms have ~50k-150k vertices, 'small' ~10k (fast tests)")
+    parser.add_argument("--preset", "--size", dest="size", choices=PRESETS, default="default",
+                        help="'default' rooms have ~50k-150k vertices, 'small' ~10k (fast tests), 'realistic' "
+                             "scan-like rooms 4-10 m with touching, fused objects (docs/synthetic.md)")
     parser.add_argument("--first-index", type=int, default=0,
                         help="number of the first room (scene ids synth<index>_00); default 0")
     parser.add_argument("--split", choices=("auto", "train", "val"), default="auto",

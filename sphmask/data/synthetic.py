@@ -31,6 +31,9 @@ SIZES = {
     "default": ((4.0, 6.5), (2.6, 3.0), 0.035),
     "small": ((2.8, 3.4), (2.3, 2.5), 0.09),
 }
+# Scan-like rooms of sphmask.data.synthetic_realistic (their own sizes and spacings).
+PRESET_REALISTIC = "realistic"
+PRESETS = tuple(SIZES) + (PRESET_REALISTIC,)
 
 # Header and rows of ScanNet's scannetv2-labels.combined.tsv for the raw categories the generator
 # uses ('|' stands for the tab). Written as the LF copy with the 'refridgerator' spelling, or as the
@@ -832,12 +835,16 @@ def make_synthetic_dataset(out_dir: str, scenes: int, seed: int = 0, size: str =
     ``<out>/scans_test``, plus the label map and split files. Returns the scene ids.
 
     Args:
+        size: a preset of :data:`PRESETS`: a key of :data:`SIZES`, or ``"realistic"``
+            (:mod:`sphmask.data.synthetic_realistic`: scan-like rooms 4-10 m).
         first_index: index (and scene id number) of the first room, so that sets made with different
             seeds can also have different names.
         split: ``"auto"`` puts one room of every block of five in ``scannetv2_val.txt`` (index
             ``5b + b mod 5`` of block ``b``, so validation holds every room type) and the others in
             ``scannetv2_train.txt``; ``"train"`` or ``"val"`` puts all labelled rooms there.
     """
+    if size not in PRESETS:
+        raise ValueError(f"size must be one of {list(PRESETS)}, got {size!r}")
     if split not in ("auto", "train", "val"):
         raise ValueError(f"split must be 'auto', 'train' or 'val', got {split!r}")
     if first_index < 0:
@@ -853,9 +860,15 @@ def make_synthetic_dataset(out_dir: str, scenes: int, seed: int = 0, size: str =
 
         items = tqdm(items, desc="synthetic rooms", unit="scene")
     for index, labelled in items:
-        scene = generate_scene(index, seed, size)
         sub = "scans" if labelled else "scans_test"
-        write_raw_scene(scene, os.path.join(out_dir, sub, scene.scene_id), labelled, segment_mesh=segment_mesh)
+        if size == PRESET_REALISTIC:
+            from sphmask.data.synthetic_realistic import generate_realistic_scene, write_realistic_scene
+
+            scene = generate_realistic_scene(index, seed)
+            write_realistic_scene(scene, os.path.join(out_dir, sub, scene.scene_id), labelled, segment_mesh=segment_mesh)
+        else:
+            scene = generate_scene(index, seed, size)
+            write_raw_scene(scene, os.path.join(out_dir, sub, scene.scene_id), labelled, segment_mesh=segment_mesh)
         if not labelled:
             name = "test"
         elif split == "auto":

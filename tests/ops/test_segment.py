@@ -390,6 +390,54 @@ def test_segment_points_with_given_normals_uses_oriented_weights():
     assert partition(ids) == partition(face)
 
 
+def ref_segment_points_with_colors(xyz, rgb, k, k_thresh, min_points, color_weight):
+    """Brute force: dense kNN, per-point eigen-decomposition, the weight formula per edge in
+    float64 numpy, then the reference graph segmentation."""
+    x = xyz.astype(np.float64)
+    d = ((x[:, None] - x[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    nbr = np.argsort(d, axis=1, kind="stable")[:, :k]
+    normals = []
+    for i in range(x.shape[0]):
+        local = x[np.r_[i, nbr[i]]]
+        local = local - local.mean(0)
+        normals.append(np.linalg.eigh(local.T @ local)[1][:, 0])
+    normals = np.array(normals)
+    pairs = sorted({(min(i, j), max(i, j)) for i in range(x.shape[0]) for j in nbr[i]})
+    e = np.array(pairs)
+    w = 1 - np.abs((normals[e[:, 0]] * normals[e[:, 1]]).sum(1))
+    w += color_weight * np.linalg.norm(rgb[e[:, 0]] - rgb[e[:, 1]], axis=1) / (255 * np.sqrt(3))
+    return ref_segment_graph(e, w.astype(np.float32), x.shape[0], k_thresh, min_points)
+
+
+@pytest.mark.parametrize("color_weight", [0.3, 1.0])
+def test_segment_points_with_colors_matches_brute_force(color_weight):
+    rng = np.random.default_rng(5)
+    xyz, face = box_points(400, noise=0.002)
+    rgb = (rng.integers(0, 256, (6, 3))[face] + rng.normal(0, 3, (len(face), 3))).clip(0, 255)
+    ids = segment_points(xyz, k=8, k_thresh=0.01, min_points=5, colors=torch.tensor(rgb, dtype=torch.float32),
+                         color_weight=color_weight)
+    ref = ref_segment_points_with_colors(xyz.numpy(), rgb.astype(np.float32), 8, 0.01, 5, color_weight)
+    assert partition(ids) == partition(ref)
+
+
+def test_segment_points_colors_split_a_picture_coplanar_with_its_wall():
+    rng = np.random.default_rng(0)
+    xyz = np.c_[rng.random((4000, 2)), np.zeros(4000)]
+    picture = (np.abs(xyz[:, 0] - 0.5) < 0.2) & (np.abs(xyz[:, 1] - 0.5) < 0.2)
+    rgb = np.where(picture[:, None], [200, 40, 40], [220, 220, 215]) + rng.normal(0, 3, (4000, 3))
+    xyz = torch.tensor(xyz, dtype=torch.float32)
+    assert len(torch.unique(segment_points(xyz))) == 1  # geometry alone cannot see it
+    ids = segment_points(xyz, colors=torch.tensor(rgb.clip(0, 255).astype(np.uint8))).numpy()
+    for s in np.unique(ids):  # every superpoint is (almost) all picture or all wall
+        assert min(picture[ids == s].mean(), 1 - picture[ids == s].mean()) < 0.02
+
+
+def test_segment_points_without_colors_ignores_color_weight():
+    xyz, _ = box_points(2000)
+    assert torch.equal(segment_points(xyz), segment_points(xyz, color_weight=5.0))
+
+
 def test_segment_points_fewer_points_than_k():
     xyz = torch.tensor([[0.0, 0, 0], [1, 0, 0], [0, 1, 0]])
     assert segment_points(xyz, k=16, min_points=1).shape == (3,)
@@ -473,6 +521,14 @@ def test_bad_point_inputs_name_the_argument():
         segment_points(torch.tensor([[float("inf"), 0, 0]] * 3))
     with pytest.raises(ValueError, match="min_points"):
         segment_points(xyz, min_points=-1)
+    with pytest.raises(ValueError, match="colors"):
+        segment_points(xyz, colors=torch.rand(9, 3))
+    with pytest.raises(ValueError, match=r"colors must be RGB in \[0, 255\]"):
+        segment_points(xyz, colors=torch.full((10, 3), 300.0))
+    with pytest.raises(TypeError, match="colors"):
+        segment_points(xyz, colors=torch.zeros(10, 3, dtype=torch.int64))
+    with pytest.raises(ValueError, match="color_weight"):
+        segment_points(xyz, colors=torch.zeros(10, 3), color_weight=-1.0)
 
 
 def test_kernel_rejects_out_of_range_edges_without_crashing():

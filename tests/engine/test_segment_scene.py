@@ -317,3 +317,17 @@ def test_write_and_read_instances_roundtrip(tmp_path):
     assert summary["input"] == "bars.npy" and summary["num_instances"] == len(seg.instances)
     assert [d["num_points"] for d in summary["instances"]] == data["num_points"].tolist()
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp")]
+
+
+def test_points_only_superpoints_use_the_clouds_colours():
+    # A flat grid split into two colour halves: geometry alone sees one plane, colour two parts.
+    from sphmask.engine.segment.run import _point_superpoints
+
+    g = np.stack(np.meshgrid(np.arange(40) * 0.02, np.arange(40) * 0.02), -1).reshape(-1, 2)
+    xyz = np.concatenate([g, np.zeros((len(g), 1))], 1)
+    rgb = np.where(g[:, :1] < 0.4, 0.0, 255.0).repeat(3, 1).astype(np.float32)
+    plain = _point_superpoints(xyz, None, [], None)
+    coloured = _point_superpoints(xyz, None, [], None, rgb)
+    left = g[:, 0] < 0.4
+    assert not (set(coloured[left]) & set(coloured[~left]))
+    assert set(plain[left]) & set(plain[~left])

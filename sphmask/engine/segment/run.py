@@ -54,14 +54,22 @@ def extent_warning(xyz: np.ndarray) -> Optional[str]:
 
 
 def _point_superpoints(xyz: np.ndarray, faces: Optional[np.ndarray], blocks: Sequence[Block],
-                       owner: Optional[np.ndarray]) -> np.ndarray:
-    """Superpoints of the whole cloud: from the mesh, or from the points of each block's core."""
+                       owner: Optional[np.ndarray], rgb255: Optional[np.ndarray] = None) -> np.ndarray:
+    """Superpoints of the whole cloud: from the mesh, or from the points of each block's core.
+
+    Points-only clouds with colours put colour into the graph's edge weights: pictures, doors and
+    whiteboards lie flush with walls, where geometry alone cannot separate them (docs/benchmarks.md,
+    "Superpoints from points").
+    """
     from sphmask.ops import segment_mesh, segment_points
+
+    def points(sel):
+        return segment_points(_float32(xyz[sel]), colors=None if rgb255 is None else torch.from_numpy(rgb255[sel]))
 
     if faces is not None:
         return segment_mesh(_float32(xyz), torch.from_numpy(faces)).numpy()
     if owner is None:
-        return segment_points(_float32(xyz)).numpy()
+        return points(slice(None)).numpy()
     # Per core cell, so memory follows the block size rather than the cloud size; superpoints then
     # end at cell edges, a small change next to the hundreds of superpoints inside a block.
     sp = np.empty(xyz.shape[0], dtype=np.int64)
@@ -72,7 +80,7 @@ def _point_superpoints(xyz: np.ndarray, faces: Optional[np.ndarray], blocks: Seq
         pts = by_owner[bounds[b]:bounds[b + 1]]
         if pts.size == 0:
             continue
-        ids = np.unique(segment_points(_float32(xyz[pts])).numpy(), return_inverse=True)[1].reshape(-1)
+        ids = np.unique(points(pts).numpy(), return_inverse=True)[1].reshape(-1)
         sp[pts] = ids + bias
         bias += int(ids.max()) + 1
     return sp
@@ -186,7 +194,8 @@ def segment_scene(model, cloud: PointCloud, *, scale: float = 1.0, crop: CropSet
     t0 = time.perf_counter()
     superpoints = cloud.superpoints
     if superpoints is None:
-        superpoints = _point_superpoints(xyz, cloud.faces, blocks, owner)
+        rgb255 = np.clip((cloud.rgb + np.float32(1)) * np.float32(127.5), 0, 255) if cloud.has_color else None
+        superpoints = _point_superpoints(xyz, cloud.faces, blocks, owner, rgb255)
     superpoints = np.asarray(superpoints).reshape(-1)
     if superpoints.shape[0] != n:
         raise ValueError(f"{name}: {superpoints.shape[0]} superpoint ids for {n} points")

@@ -1,8 +1,10 @@
 #!/usr/bin/env python
-"""Write procedurally generated rooms in the raw ScanNet layout (see docs/synthetic.md).
+"""Write procedurally generated scenes in a dataset's raw layout (see docs/synthetic.md).
 
     python tools/make_synthetic.py --out data/synthetic_raw --scenes 20 --seed 0 [--preset realistic]
-    python tools/prepare_data.py scannetv2 --raw data/synthetic_raw --out data/synthetic
+    python tools/prepare_data.py scannetv2 --raw data/synthetic_raw --out data/synthetic   # or scannet200
+    python tools/make_synthetic.py --format s3dis --out data/s3dis_raw --scenes 6 --areas 1,2,3,4,5,6
+    python tools/make_synthetic.py --format stpls3d --out data/stpls3d_raw --scenes 5
 """
 import argparse
 import os
@@ -11,12 +13,15 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from sphmask.data.synthetic import PRESETS, make_synthetic_dataset  # noqa: E402
+from sphmask.data.synthetic_formats import make_s3dis_dataset, make_stpls3d_dataset  # noqa: E402
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", required=True, help="output folder (ScanNet download layout)")
-    parser.add_argument("--scenes", type=int, required=True, help="number of annotated rooms (scans/)")
+    parser.add_argument("--out", required=True, help="output folder (the dataset's download layout)")
+    parser.add_argument("--format", choices=("scannet", "s3dis", "stpls3d"), default="scannet",
+                        help="raw layout: ScanNet (prepare as scannetv2 or scannet200), S3DIS rooms, STPLS3D tiles")
+    parser.add_argument("--scenes", type=int, required=True, help="number of annotated rooms / tiles")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--test-scenes", type=int, default=0, help="extra unannotated rooms (scans_test/)")
     parser.add_argument("--preset", "--size", dest="size", choices=PRESETS, default="default",
@@ -28,9 +33,31 @@ def main(argv=None) -> int:
                         help="'auto': every fifth room in val, the rest in train; or all rooms in one split")
     parser.add_argument("--label-map", choices=("lf", "crlf"), default="lf",
                         help="which of the two circulating tsv copies to write (default: LF, 'refridgerator')")
+    parser.add_argument("--areas", default="1,2,3,4,5,6",
+                        help="s3dis: the area of each room in turn, cycled (e.g. 1,1,5: two rooms in Area_1, one in Area_5)")
     args = parser.parse_args(argv)
     if args.scenes < 0 or args.test_scenes < 0 or args.first_index < 0:
         parser.error("--scenes, --test-scenes and --first-index must be >= 0")
+    if args.format != "scannet" and args.size == "realistic":
+        parser.error(f"--preset realistic writes the ScanNet layout only; --format {args.format} takes small or default")
+    if args.format == "s3dis":
+        try:
+            cycle = [int(a) for a in args.areas.split(",")]
+        except ValueError:
+            parser.error(f"--areas must be comma-separated area numbers, got {args.areas!r}")
+        if any(not 1 <= a <= 6 for a in cycle):
+            parser.error(f"--areas must be numbers 1..6, got {args.areas!r}")
+        per_area = {}
+        for i in range(args.scenes):
+            per_area[cycle[i % len(cycle)]] = per_area.get(cycle[i % len(cycle)], 0) + 1
+        rooms = make_s3dis_dataset(args.out, per_area, seed=args.seed, size=args.size,
+                                   first_index=args.first_index)
+        print(f"wrote {len(rooms)} S3DIS rooms to {args.out}")
+        return 0
+    if args.format == "stpls3d":
+        tiles = make_stpls3d_dataset(args.out, [args.first_index + 1 + i for i in range(args.scenes)], seed=args.seed)
+        print(f"wrote {len(tiles)} STPLS3D tiles to {args.out} (tiles numbered by 5 are validation)")
+        return 0
     ids = make_synthetic_dataset(args.out, args.scenes, seed=args.seed, size=args.size, test_scenes=args.test_scenes,
                                  label_map=args.label_map, progress=True,
                                  first_index=args.first_index, split=args.split)

@@ -20,21 +20,53 @@ from sphmask.models.targets import SceneTargets
 INSTANCE_LOSSES = ("dice_loss", "bce_loss", "cls_loss", "iou_loss", "box_loss", "giou_loss", "second_l1_loss")
 
 
+def focal_loss(logits: torch.Tensor, labels: torch.Tensor, gamma: float = 2.0, weight: Optional[torch.Tensor] = None,
+               ignore_index: int = -100) -> torch.Tensor:
+    """Multi-class focal loss (Lin et al., ICCV 2017) with optional class weights ``w``.
+
+    ``sum_i w[y_i] (1 - p_i)^gamma (-log p_i) / sum_i w[y_i]`` over the rows whose label is not
+    ``ignore_index``, ``p_i = softmax(logits_i)[y_i]``: with ``gamma = 0`` it is
+    ``F.cross_entropy(logits, labels, weight)``, whose weighted mean it generalises.
+
+    Args:
+        logits: (M, C); labels: int64 (M,); weight: (C,) or None.
+    """
+    valid = labels != ignore_index
+    y = labels[valid]
+    x = logits[valid]
+    logp = F.log_softmax(x.to(torch.promote_types(x.dtype, torch.float32)), dim=1).gather(1, y[:, None]).squeeze(1)
+    w = torch.ones_like(logp) if weight is None else weight.to(logp)[y]
+    term = -w * (1 - logp.exp()).clamp(min=0) ** gamma * logp
+    return term.sum() / w.sum()
+
+
+def semantic_loss(logits: torch.Tensor, labels: torch.Tensor, settings: Optional[LossSettings] = None,
+                  ignore_label: int = -100) -> torch.Tensor:
+    """The semantic-head loss of ``settings`` (official: unweighted cross-entropy); 0 with gradient
+    when every label is ignored."""
+    if not bool((labels != ignore_label).any()):
+        return logits.sum() * 0.0
+    s = settings or LossSettings()
+    weight = None if s.semantic_weight is None else torch.tensor(s.semantic_weight, device=logits.device)
+    if s.semantic_loss == "focal":
+        return focal_loss(logits, labels, s.focal_gamma, weight, ignore_label)
+    return F.cross_entropy(logits, labels, weight=None if weight is None else weight.to(logits.dtype),
+                           ignore_index=ignore_label)
+
+
 def pointwise_losses(sem_logits: torch.Tensor, offsets: torch.Tensor, corners: torch.Tensor, box_conf: torch.Tensor,
                      xyz: torch.Tensor, sem_labels: torch.Tensor, inst: torch.Tensor, centroid_offset: torch.Tensor,
-                     corners_offset: torch.Tensor, ignore_label: int = -100, voxel_scale: float = 50.0
-                     ) -> Dict[str, torch.Tensor]:
+                     corners_offset: torch.Tensor, ignore_label: int = -100, voxel_scale: float = 50.0,
+                     settings: Optional[LossSettings] = None) -> Dict[str, torch.Tensor]:
     """Unweighted point-wise losses on voxels (spec §6.3).
 
     Args:
         sem_logits: (M, C_sem); offsets: (M, 3); corners: (M, 6); box_conf: (M,); xyz: (M, 3).
         sem_labels: int64 (M,); inst: int64 (M,) instance id or -1; centroid_offset (M, 3) and
             corners_offset (M, 6) targets.
+        settings: the semantic loss (:func:`semantic_loss`); official cross-entropy if None.
     """
-    if bool((sem_labels != ignore_label).any()):
-        sem = F.cross_entropy(sem_logits, sem_labels, ignore_index=ignore_label)
-    else:
-        sem = sem_logits.sum() * 0.0
+    sem = semantic_loss(sem_logits, sem_labels, settings, ignore_label)
     pos = inst >= 0
     n = int(pos.sum())
     if n == 0:

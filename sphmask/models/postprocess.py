@@ -54,6 +54,39 @@ def matrix_nms(masks: torch.Tensor, labels: torch.Tensor, scores: torch.Tensor, 
     return order[pos], kept_new
 
 
+def standard_nms(masks: torch.Tensor, labels: torch.Tensor, scores: torch.Tensor, weights: torch.Tensor = None,
+                 threshold: float = 0.2):
+    """Greedy same-class NMS (official ``model_utils.py:standard_nms``): in score order, keep a
+    candidate and remove every remaining one of its class whose IoU with it exceeds ``threshold``.
+
+    Args as :func:`matrix_nms`. Returns ``(order, scores)`` of the kept candidates, best first
+    (scores unchanged).
+    """
+    n = scores.numel()
+    if n == 0:
+        return torch.zeros(0, dtype=torch.int64, device=scores.device), scores.new_zeros(0)
+    order = torch.argsort(scores, descending=True, stable=True)
+    m = masks[order].to(scores.dtype)
+    w = torch.ones(m.shape[1], dtype=scores.dtype, device=m.device) if weights is None else weights.to(scores.dtype)
+    inter = (m * w) @ m.t()
+    size = inter.diagonal()
+    union = size[:, None] + size[None, :] - inter
+    iou = torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(inter))
+    lab = labels[order]
+    suppress = ((iou > threshold) & (lab[:, None] == lab[None, :])).tolist()
+    alive = [True] * n
+    keep = []
+    for i in range(n):
+        if alive[i]:
+            keep.append(i)
+            row = suppress[i]
+            for j in range(i + 1, n):
+                if row[j]:
+                    alive[j] = False
+    kept = order[torch.tensor(keep, dtype=torch.int64, device=order.device)]
+    return kept, scores[kept]
+
+
 def scene_instances(cls_logits: torch.Tensor, conf_logits: torch.Tensor, sp_masks: torch.Tensor,
                     sp_voxel_count: torch.Tensor, point_sp: torch.Tensor, point_vsp: torch.Tensor,
                     num_point_sp: int, cfg: InferenceSettings) -> List[Dict]:
@@ -79,7 +112,10 @@ def scene_instances(cls_logits: torch.Tensor, conf_logits: torch.Tensor, sp_mask
     n_vox = (masks.to(torch.int64) * sp_voxel_count[None, :]).sum(1)
     keep = n_vox >= cfg.npoint_thresh
     masks, label, top_scores = masks[keep], label[keep], top_scores[keep]
-    order, new_scores = matrix_nms(masks, label, top_scores, sp_voxel_count, cfg.nms_sigma, cfg.nms_topk)
+    if cfg.nms_type == "standard":
+        order, new_scores = standard_nms(masks, label, top_scores, sp_voxel_count, cfg.nms_threshold)
+    else:
+        order, new_scores = matrix_nms(masks, label, top_scores, sp_voxel_count, cfg.nms_sigma, cfg.nms_topk)
     if order.numel() == 0:
         return []
     refined = majority_refine(masks[order], point_sp, point_vsp, num_point_sp)

@@ -2,9 +2,9 @@
 ``model.inference``). Defaults are the official ScanNetV2 values; docs/model.md explains each.
 """
 import dataclasses
-from typing import Literal
+from typing import List, Literal, Optional
 
-from sphmask.config_schema import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+from sphmask.config_schema import ConfigError, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
 
 @dataclasses.dataclass
@@ -41,6 +41,12 @@ class LossSettings:
         cost_class, cost_conf, cost_giou: Hungarian matching cost weights.
         dice, bce, cls, iou, box, giou, rpm: weights of the instance losses (``rpm`` is the
             official ``second_l1_loss``: RPM margin losses + L1 on rays and centre).
+        semantic_loss: ``"ce"`` (official cross-entropy) or ``"focal"`` (class-balanced focal
+            loss of the ScanNet200 baselines, docs/training.md "Long-tail training").
+        focal_gamma: focusing exponent of the focal loss (2.0, Lin et al. 2017).
+        semantic_weight: per-semantic-class weights of the semantic loss (length
+            ``semantic_classes``), e.g. ISBNet's STPLS3D list or the output of
+            ``tools/class_weights.py``; ``None`` = unweighted.
     """
 
     pointwise_weight: NonNegativeFloat = 0.25
@@ -57,6 +63,16 @@ class LossSettings:
     box: NonNegativeFloat = 0.5
     giou: NonNegativeFloat = 0.5
     rpm: NonNegativeFloat = 1.0
+    semantic_loss: Literal["ce", "focal"] = "ce"
+    focal_gamma: NonNegativeFloat = 2.0
+    semantic_weight: Optional[List[NonNegativeFloat]] = None
+
+    def __post_init__(self):
+        if self.semantic_weight is not None:
+            w = [float(v) for v in self.semantic_weight]
+            if not any(v > 0 for v in w):
+                raise ConfigError(f"loss.semantic_weight must hold at least one positive weight; got {self.semantic_weight}")
+            self.semantic_weight = w
 
 
 @dataclasses.dataclass
@@ -78,6 +94,15 @@ class InferenceSettings:
         label_offset: added to every predicted ``label_id`` (instance class + 1). 0 for ScanNet
             and STPLS3D; 2 for S3DIS, whose evaluation also numbers the stuff classes ceiling and
             floor (``label_id`` 1, 2; see ``sem2ins_classes``), as the official ``cls + 3``.
+        x4_split: S3DIS test path (official ``SphericalMask.forward_4_parts``): every scene is
+            split into four interleaved point sets (``i::4``), each voxelised on its own grid and
+            run through the backbone alone; the four voxel sets then form one scene, and
+            aggregator 1 samples seeds only from the object voxels of the first two parts
+            (voxel index ``<=`` their count, the official off-by-one included).
+        nms_type: ``"matrix"`` (rescoring, official ScanNetV2) or ``"standard"`` (greedy
+            same-class suppression at ``nms_threshold``, ISBNet's S3DIS setting).
+        nms_threshold: IoU above which ``"standard"`` NMS removes a lower-scored mask of the
+            same class (official ``model_utils.py:standard_nms``).
     """
 
     clamp_centers: bool = True
@@ -89,3 +114,6 @@ class InferenceSettings:
     iterative_sampling: bool = False
     max_dyco_elements: PositiveInt = 16_000_000
     label_offset: NonNegativeInt = 0
+    x4_split: bool = False
+    nms_type: Literal["matrix", "standard"] = "matrix"
+    nms_threshold: NonNegativeFloat = 0.2

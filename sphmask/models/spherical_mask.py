@@ -19,25 +19,23 @@ from sphmask.config_schema import Fraction, NonNegativeInt, PositiveFloat, Posit
 from sphmask.models import backbone as bb
 from sphmask.models.aggregator import LocalAggregator
 from sphmask.models.assembly import assemble
-from sphmask.models.criterion import InstanceOutputs, SphericalMaskCriterion, pointwise_losses
+from sphmask.models.criterion import SphericalMaskCriterion
 from sphmask.models.dynamic_conv import (make_controller, make_mask_tower, num_dynamic_params,
                                          radial_point_migration)
 from sphmask.models.heads import GenericMLP, PointwiseMLP, RadialInstanceDetection
 from sphmask.models.postprocess import scene_instances, semantic_instances
+from sphmask.models.scene_parts import merge_four, split_in_four, voxels_as_superpoints
 from sphmask.models.settings import InferenceSettings, InstanceHeadSettings, LossSettings
 from sphmask.models.superpoint import offsets_from_scene, segment_count, segment_mean
-from sphmask.models.targets import compact_instances, instance_table, superpoint_targets
+from sphmask.models.training import TrainingLosses
 from sphmask.models.voxel_batch import VoxelBatch, prepare_batch
 
 #: Backbone and point-wise heads: what a backbone-only (semantic) checkpoint holds.
 BACKBONE_MODULES = ("input_conv", "unet", "output_layer", "semantic_linear", "offset_linear",
                     "offset_vertices_linear", "box_conf_linear")
 
-#: Training-time early exit threshold on object voxels of a whole batch (official value).
-MIN_OBJECT_VOXELS = 100
 
-
-class SphericalMask(nn.Module):
+class SphericalMask(TrainingLosses, nn.Module):
     """Spherical Mask with the official module names (662 state-dict entries at default sizes).
 
     Args:
@@ -60,6 +58,11 @@ class SphericalMask(nn.Module):
         sem2ins_classes: semantic classes that inference also returns as one instance each, from
             the semantic prediction (S3DIS: ``[0, 1]``, ceiling and floor; with
             ``inference.label_offset: 2``). Empty by default.
+        use_spp_pool: pool over the batch's superpoints (official default). ``False`` (official
+            STPLS3D setting) makes every voxel its own superpoint: foreground filter, masks and
+            the final refinement work on voxels, and in training the mask domain is a random
+            subset of at most ``mask_voxel_sample`` object voxels per scene.
+        mask_voxel_sample: that subset's size (official ``random_downsample`` with 15000).
         instance_head, loss, inference: nested settings (dicts or settings objects).
     """
 
@@ -71,8 +74,13 @@ class SphericalMask(nn.Module):
                  instance_head: Union[None, Mapping[str, Any], InstanceHeadSettings] = None,
                  loss: Union[None, Mapping[str, Any], LossSettings] = None,
                  inference: Union[None, Mapping[str, Any], InferenceSettings] = None,
-                 sem2ins_classes: Sequence[NonNegativeInt] = ()):
+                 sem2ins_classes: Sequence[NonNegativeInt] = (), use_spp_pool: bool = True,
+                 mask_voxel_sample: PositiveInt = 15000):
         super().__init__()
+        self.use_spp_pool = bool(use_spp_pool)
+        if mask_voxel_sample < 1:
+            raise ValueError(f"mask_voxel_sample must be >= 1, got {mask_voxel_sample}")
+        self.mask_voxel_sample = int(mask_voxel_sample)
         self.sem2ins_classes = [int(c) for c in sem2ins_classes]
         bad = [c for c in self.sem2ins_classes if not 0 <= c < semantic_classes]
         if bad:
@@ -90,6 +98,9 @@ class SphericalMask(nn.Module):
         self.head_cfg = _settings(InstanceHeadSettings, instance_head, "instance_head")
         self.loss_cfg = _settings(LossSettings, loss, "loss")
         self.infer_cfg = _settings(InferenceSettings, inference, "inference")
+        weight = self.loss_cfg.semantic_weight
+        if weight is not None and len(weight) != semantic_classes:
+            raise ValueError(f"loss.semantic_weight has {len(weight)} entries, semantic_classes is {semantic_classes}")
         if self.label_shift < 0:
             raise ValueError(f"instance_classes ({instance_classes}) cannot exceed semantic_classes ({semantic_classes})")
         if in_channels + 3 * with_coords <= 0:
@@ -221,8 +232,11 @@ class SphericalMask(nn.Module):
         sp_xyz = segment_mean(vb.xyz, vb.vsp, vb.num_sp)
         sp_boxes = segment_mean(trunk["boxes"], vb.vsp, vb.num_sp)
         sp_feats = segment_mean(trunk["feats"], vb.vsp, vb.num_sp)
-        mask_feats = self.mask_tower(sp_feats.t()[None]).squeeze(0).t()
-        return sp_xyz, sp_boxes, mask_feats
+        return sp_xyz, sp_boxes, self._mask_features(sp_feats)
+
+    def _mask_features(self, feats: torch.Tensor) -> torch.Tensor:
+        """Mask tower on (S, C) pooled backbone features -> (S, mask_dim)."""
+        return self.mask_tower(feats.t()[None]).squeeze(0).t()
 
     def _rpm(self, params, q_locs, q_boxes, sp_xyz, sp_boxes, mask_feats, max_elements=None) -> torch.Tensor:
         return radial_point_migration(params, q_locs, q_boxes, sp_xyz, sp_boxes, mask_feats, self.mask_dim,
@@ -235,17 +249,39 @@ class SphericalMask(nn.Module):
 
     def _prepare(self, batch: Dict) -> VoxelBatch:
         with self._stage("prepare"):
-            return prepare_batch(batch, self.in_channels, self.with_coords)
+            vb = prepare_batch(batch, self.in_channels, self.with_coords)
+        return vb if self.use_spp_pool else voxels_as_superpoints(vb)
 
     @torch.no_grad()
     def predict(self, batch: Dict) -> List[Dict]:
         """Per-scene predictions (spec §7); labels in the batch are not needed."""
         vb = self._prepare(batch)
+        if not self.infer_cfg.x4_split or vb.num_voxels == 0:
+            return self._predict_voxels(vb, self.forward_backbone(vb) if vb.num_voxels else None)
+        return [res for b in range(vb.batch_size) for res in self._predict_four_parts(batch, b)]
+
+    def _predict_four_parts(self, batch: Dict, b: int) -> List[Dict]:
+        """``inference.x4_split``: scene ``b`` as four interleaved parts, each through the backbone
+        alone (one spconv batch: parts never share a voxel), then one scene again whose seeds come
+        from parts 0 and 1 (official ``forward_4_parts`` and the S3DIS branch of ``forward_test``)."""
+        with self._stage("prepare"):
+            parts_batch, perm = split_in_four(batch, b, self.voxel_scale)
+            parts = prepare_batch(parts_batch, self.in_channels, self.with_coords)
+        p0, p1 = int(batch["point_offsets"][b]), int(batch["point_offsets"][b + 1])
+        scene, seed_limit = merge_four(parts, perm, batch["superpoints"][p0:p1], batch["scan_ids"][b])
+        if not self.use_spp_pool:
+            scene = voxels_as_superpoints(scene)
+        if scene.num_voxels == 0:
+            return self._predict_voxels(scene, None)
+        return self._predict_voxels(scene, self.forward_backbone(parts), seed_limit)
+
+    def _predict_voxels(self, vb: VoxelBatch, trunk, seed_limit=None) -> List[Dict]:
+        """Predictions from the backbone output ``trunk`` of ``vb``; with ``seed_limit`` aggregator
+        1 only sees object voxels of index ``<= seed_limit``."""
         results = [{"scan_id": sid, "semantic_pred": torch.zeros(0, dtype=torch.int64, device=vb.xyz.device),
                     "instances": []} for sid in vb.scan_ids]
         if vb.num_voxels == 0:
             return results
-        trunk = self.forward_backbone(vb)
         sem_point = trunk["semantic"].argmax(dim=1)[vb.point2voxel]
         for b, res in enumerate(results):
             p0, p1 = int(vb.point_offsets[b]), int(vb.point_offsets[b + 1])
@@ -261,16 +297,18 @@ class SphericalMask(nn.Module):
             return results
         with self._stage("heads"):
             obj = self._foreground(vb, trunk["semantic"])
-        if obj.numel() == 0:
+        candidates = obj if seed_limit is None else obj[obj <= seed_limit]
+        if candidates.numel() == 0:
             return results
         with self._stage("heads"):
             sp_xyz, sp_boxes, mask_feats = self._superpoint_features(vb, trunk)
-        scenes, n_obj, seeds = self._seeds(vb, trunk, obj)
+        scenes, _, seeds = self._seeds(vb, trunk, candidates)
+        n_obj = torch.bincount(vb.voxel_scene[obj], minlength=vb.batch_size).tolist()
         sp_count = segment_count(vb.vsp, vb.num_sp)
         for i, b in enumerate(scenes):
             s0, s1 = int(vb.sp_offsets[b]), int(vb.sp_offsets[b + 1])
-            seed_sp = vb.vsp[obj[seeds[3][i]]] - s0
-            proposals = self._scene_proposals([t[i:i + 1] for t in seeds[:3]], seed_sp, n_obj[i], sp_xyz[s0:s1],
+            seed_sp = vb.vsp[candidates[seeds[3][i]]] - s0
+            proposals = self._scene_proposals([t[i:i + 1] for t in seeds[:3]], seed_sp, n_obj[b], sp_xyz[s0:s1],
                                               sp_boxes[s0:s1], mask_feats[s0:s1])
             if proposals is None:
                 continue
@@ -333,60 +371,6 @@ class SphericalMask(nn.Module):
         if not outs:
             return None
         return tuple(torch.cat(parts) for parts in zip(*outs))
-
-    def losses(self, batch: Dict) -> Dict[str, torch.Tensor]:
-        """Named weighted training losses and their sum ``loss`` (spec §6)."""
-        vb = self._prepare(batch)
-        if vb.num_voxels == 0:
-            raise ValueError("cannot compute losses on an empty batch (no points)")
-        if vb.semantic_labels is None or vb.instance_labels is None:
-            raise ValueError("training needs batch['semantic_labels'] and batch['instance_labels']")
-        with self._stage("targets"):
-            first = vb.voxel_first_point
-            sem = vb.semantic_labels[first]
-            inst = compact_instances(vb.instance_labels[first])
-            num_inst = int(inst.max()) + 1 if inst.numel() else 0
-            table = instance_table(vb.xyz, inst, sem, vb.voxel_scene, num_inst, self.label_shift,
-                                   self.rays_width, self.rays_height)
-        trunk = self.forward_backbone(vb)
-        pw = pointwise_losses(trunk["semantic"], trunk["offset"], trunk["corners"], trunk["box_conf"], vb.xyz, sem,
-                              inst, table.centroid_offset, table.corners_offset, self.ignore_label, self.voxel_scale)
-        weight = 1.0 if self.semantic_only else self.loss_cfg.pointwise_weight
-        losses = {k: v * weight for k, v in pw.items()} if weight > 0 else {}
-        if not self.semantic_only:
-            losses.update(self._instance_losses(vb, trunk, inst, table))
-        # Nothing to learn from (no object voxels and no point-wise term): a total without a graph,
-        # which the trainer skips (a frozen backbone has no graph to attach a zero to anyway).
-        losses["loss"] = torch.stack(list(losses.values())).sum() if losses else trunk["feats"].detach().new_zeros(())
-        return losses
-
-    def _instance_losses(self, vb: VoxelBatch, trunk, inst, table) -> Dict[str, torch.Tensor]:
-        obj = self._foreground(vb, trunk["semantic"].detach())
-        if obj.numel() <= MIN_OBJECT_VOXELS:
-            return {}
-        scenes, _, seeds = self._seeds(vb, trunk, obj)
-        with self._stage("aggregators"):
-            n = min(self.head_cfg.n_queries, seeds[0].shape[1])
-            queries = self.point_aggregator2.forward_queries(seeds[0], seeds[1], seeds[2], n, first_n=True)
-        sp_xyz, sp_boxes, mask_feats = self._superpoint_features(vb, trunk)
-        with self._stage("targets"):
-            targets = superpoint_targets(table, inst, vb.vsp, vb.voxel_offsets, vb.sp_offsets)
-        with self._stage("heads"):
-            h = self._query_heads(queries[0], queries[1])
-            params = self._controller(h["embed"])
-        per_scene = {k: [None] * vb.batch_size for k in ("cls", "conf", "boxes", "rays", "rpm", "sp_xyz")}
-        for i, b in enumerate(scenes):
-            s0, s1 = int(vb.sp_offsets[b]), int(vb.sp_offsets[b + 1])
-            per_scene["rpm"][b] = self._rpm(params[i], queries[0][i], h["boxes"][i], sp_xyz[s0:s1], sp_boxes[s0:s1],
-                                            mask_feats[s0:s1])
-            per_scene["sp_xyz"][b] = sp_xyz[s0:s1]
-            for k in ("cls", "conf", "boxes", "rays"):
-                per_scene[k][b] = h[k][i]
-        out = InstanceOutputs(per_scene["cls"], per_scene["conf"], per_scene["boxes"], per_scene["rays"],
-                              per_scene["rpm"], per_scene["sp_xyz"])
-        with self._stage("losses"):
-            return self.criterion(out, targets, vb.batch_size, self.voxel_scale)
-
 
 def _settings(cls, value, name: str):
     """A settings dataclass from a dict (unknown keys rejected), an instance, or None (defaults)."""

@@ -91,6 +91,22 @@ def _read_npy(path: str) -> np.ndarray:
     return arr
 
 
+#: Coordinates (metres) up to this magnitude go to float32 as they are: float32 resolves 0.06 mm or
+#: finer there, and mesh superpoints then equal ScanNet's, which are computed on file coordinates.
+#: A cloud reaching further (georeferenced: UTM northings are ~5e6 m, where float32 steps by 0.5 m)
+#: is first centred on its bounding box in float64, so float32 keeps its geometry.
+FLOAT32_SAFE = 1024.0
+
+
+def local_frame(xyz: np.ndarray) -> np.ndarray:
+    """float64 [N, 3]: ``xyz``, centred on its bounding-box centre when it reaches beyond
+    :data:`FLOAT32_SAFE` metres from the origin (else unchanged)."""
+    xyz = np.asarray(xyz, dtype=np.float64)
+    if xyz.size and float(np.abs(xyz).max()) > FLOAT32_SAFE:
+        xyz = xyz - (xyz.min(0) + xyz.max(0)) / 2
+    return xyz
+
+
 def load_point_cloud(path: str, compute_superpoints: bool = True, segment_kwargs: Optional[Mapping[str, Any]] = None
                      ) -> PointCloud:
     """Read a scan from ``.ply``, ``.npy`` or a text file (``.txt``, ``.xyz``, ``.xyzrgb``, ``.pts``, ``.csv``).
@@ -126,10 +142,11 @@ def load_point_cloud(path: str, compute_superpoints: bool = True, segment_kwargs
         from sphmask.ops import segment_mesh, segment_points
 
         kwargs = dict(segment_kwargs or {})
+        local = torch.from_numpy(local_frame(xyz).astype(np.float32))
         if faces is not None:
-            superpoints = segment_mesh(torch.from_numpy(xyz.astype(np.float32)), torch.from_numpy(faces), **kwargs)
+            superpoints = segment_mesh(local, torch.from_numpy(faces), **kwargs)
         else:
-            superpoints = segment_points(torch.from_numpy(xyz.astype(np.float32)), **kwargs)
+            superpoints = segment_points(local, **kwargs)
         superpoints = superpoints.numpy().astype(np.int64)
     return PointCloud(xyz=xyz, rgb=_to_unit_rgb(rgb, xyz.shape[0]), superpoints=superpoints, faces=faces,
                       has_color=rgb is not None)

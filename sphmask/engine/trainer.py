@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import time
-from typing import Any, Callable, Dict, Literal, Optional
+from typing import Any, Callable, Dict, Literal, Mapping, Optional
 
 import torch
 
@@ -20,7 +20,7 @@ from sphmask.config_schema import Fraction, NonNegativeFloat, NonNegativeInt, Po
 from sphmask.engine import dist
 from sphmask.engine.run_state import rng_state, set_rng_state
 from sphmask.engine.schedule import build_optimizer, constant_then_cosine, scaled_lr
-from sphmask.checkpoint import CheckpointError, save_checkpoint
+from sphmask.checkpoint import CheckpointError, check_finite, save_checkpoint
 
 
 @dataclasses.dataclass
@@ -169,6 +169,8 @@ class Trainer:
         if missing:
             raise CheckpointError(f"{path} cannot be resumed from: it lacks {missing} (a weights-only checkpoint "
                                   f"can be used as a pretrained model instead: pretrain: {path})")
+        if isinstance(ckpt["net"], Mapping):
+            check_finite({k: v for k, v in ckpt["net"].items() if isinstance(v, torch.Tensor)})
         try:
             self._raw_model().load_state_dict(ckpt["net"], strict=True)
             self.optimizer.load_state_dict(ckpt["optimizer"])

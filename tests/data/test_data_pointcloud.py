@@ -258,3 +258,17 @@ def test_text_reader_names_a_directory_and_a_missing_file(tmp_path):
         read_text_table(str(tmp_path))
     with pytest.raises(DataFormatError, match=r"nope\.txt: file not found"):
         read_text_table(str(tmp_path / "nope.txt"))
+
+
+def test_georeferenced_cloud_gets_the_superpoints_of_the_same_cloud_near_the_origin(tmp_path):
+    # A float64 cloud at UTM-like coordinates: float32 steps by 0.5 m there, so superpoints must be
+    # computed in a local frame.
+    rng = np.random.default_rng(0)
+    near = np.concatenate([rng.uniform(0, 2, (3000, 2)), np.zeros((3000, 1))], 1)
+    near[:1500, 2] = near[:1500, 0]  # a ramp next to a plane
+    far = near + np.array([512_345.25, 5_012_345.5, 123.0])
+    np.save(tmp_path / "near.npy", near - (near.min(0) + near.max(0)) / 2)
+    np.save(tmp_path / "far.npy", far)
+    a = load_point_cloud(str(tmp_path / "near.npy")).superpoints
+    b = load_point_cloud(str(tmp_path / "far.npy")).superpoints
+    assert np.array_equal(a, b) and len(np.unique(a)) > 1

@@ -121,8 +121,8 @@ def test_import_sphmask_stays_light_segmenter_loaded_on_first_use():
     (np.zeros((4, 3), dtype=bool), None, "real numbers .* bool"),
     (np.array([[0.0, 0, 0], [np.nan, 0, 0]]), None, "points row 1 has a NaN or inf"),
     (np.zeros((4, 3)), np.zeros((3, 3)), r"colors must have shape \(4, 3\), one row per point, got \(3, 3\)"),
-    (np.zeros((4, 3)), np.full((4, 3), 300.0), r"colors must be in 0..255 \(or 0..1\), got values in \[300, 300\]"),
-    (np.zeros((4, 3)), np.full((4, 3), -0.5), r"colors must be in 0..255 .*\[-0.5, -0.5\]"),
+    (np.zeros((4, 3)), np.full((4, 3), 300.0), r"colors: colors range over \[300, 300\]; colours must be 0..255"),
+    (np.zeros((4, 3)), np.full((4, 3), -0.5), r"colors: colors range over \[-0.5, -0.5\]"),
     (np.zeros((4, 3)), np.full((4, 3), np.inf), "colors row 0 has a NaN or inf"),
 ])
 def test_segmenter_bad_arrays_named_error(stub, points, colors, match):

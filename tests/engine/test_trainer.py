@@ -132,6 +132,17 @@ def test_resume_from_weights_only_file_is_refused(tmp_path):
         t.resume(str(tmp_path / "w.pth"))
 
 
+def test_resume_from_checkpoint_with_nan_weights_is_refused(tmp_path):
+    t = make_trainer(tmp_path, epochs=1)
+    t.fit()
+    ckpt = torch.load(tmp_path / "latest.pth", weights_only=True)
+    key = next(iter(ckpt["net"]))
+    ckpt["net"][key] = torch.full_like(ckpt["net"][key], math.nan)
+    torch.save(ckpt, tmp_path / "nan.pth")
+    with pytest.raises(CheckpointError, match=f"checkpoint tensor {key} .* NaN or inf"):
+        make_trainer(tmp_path, epochs=1).resume(str(tmp_path / "nan.pth"))
+
+
 def test_non_finite_loss_stops_with_location(tmp_path):
     t = make_trainer(tmp_path, epochs=1)
     t.loader.dataset.y[0] = math.inf

@@ -244,7 +244,7 @@ def test_hand_built_standard_nms_keeps_other_classes_and_low_overlap():
 
 
 def test_inference_settings_reject_unknown_nms_type(tiny_config):
-    with pytest.raises(ConfigError, match=r"inference.nms_type must be one of \['matrix', 'standard'\], got 'soft'"):
+    with pytest.raises(ConfigError, match=r"'model.inference.nms_type' must be one of \['matrix', 'standard'\], got 'soft'"):
         _model(tiny_config, **{"inference.nms_type": "soft"})
 
 

@@ -76,10 +76,10 @@ def test_focal_setting_reaches_the_model_pointwise_loss(tiny_config):
 
 
 @pytest.mark.parametrize("loss,match", [
-    ({"semantic_loss": "dice"}, r"loss.semantic_loss must be one of \['ce', 'focal'\], got 'dice'"),
-    ({"focal_gamma": -1.0}, r"loss.focal_gamma must be >= 0"),
-    ({"semantic_weight": [0.0, 0.0, 0.0, 0.0]}, r"loss.semantic_weight must be non-negative numbers, not all zero"),
-    ({"semantic_weight": [1.0, -1.0, 1.0, 1.0]}, r"loss.semantic_weight must be non-negative"),
+    ({"semantic_loss": "dice"}, r"'model.loss.semantic_loss' must be one of \['ce', 'focal'\], got 'dice'"),
+    ({"focal_gamma": -1.0}, r"'model.loss.focal_gamma' must be a finite number >= 0"),
+    ({"semantic_weight": [0.0, 0.0, 0.0, 0.0]}, r"loss.semantic_weight must hold at least one positive weight"),
+    ({"semantic_weight": [1.0, -1.0, 1.0, 1.0]}, r"'model.loss.semantic_weight\[1\]' must be a finite number >= 0"),
 ])
 def test_bad_semantic_loss_settings_are_config_errors(tiny_config, loss, match):
     cfg = load_config(tiny_config)

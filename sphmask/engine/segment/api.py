@@ -22,6 +22,8 @@ from sphmask.engine.segment.instances import InstanceView, SceneSegmentation
 from sphmask.engine.segment.io import npz_arrays, summary_doc, write_instances_ply, write_npz, write_segmentation
 from sphmask.engine.segment.run import segment_scene
 from sphmask.errors import SphmaskError
+from sphmask.io.colors import colors_to_255
+from sphmask.io.errors import DataFormatError
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 
@@ -85,18 +87,17 @@ def check_points(points: ArrayLike) -> np.ndarray:
 
 
 def check_colors(colors: Optional[ArrayLike], n: int) -> Optional[np.ndarray]:
-    """float32 [n, 3] in [-1, 1] (the model's input) from colours in 0..255, or floats in 0..1 when
-    no value exceeds 1 (the rule of the file readers, docs/data.md); ``None`` stays ``None``."""
+    """float32 [n, 3] in [-1, 1] (the model's input) from colours by the file readers' rule
+    (:func:`sphmask.io.colors.colors_to_255`, docs/segment.md); ``None`` stays ``None``."""
     if colors is None:
         return None
     arr = _to_numpy("colors", colors)
     _check_rows("colors", arr, n)
-    lo, hi = float(arr.min()), float(arr.max())
-    if lo < 0 or hi > 255:
-        raise SegmentInputError(f"colors must be in 0..255 (or 0..1), got values in [{lo:g}, {hi:g}]")
-    unit = arr.dtype.kind == "f" and hi <= 1.0  # integer colours are 0..255
-    arr = arr.astype(np.float64) * (255.0 if unit else 1.0)
-    return (arr / 127.5 - 1.0).astype(np.float32)
+    try:
+        rgb = colors_to_255("colors", arr, arr.dtype, what="colors")
+    except DataFormatError as exc:
+        raise SegmentInputError(f"colors: {exc.problem}") from None
+    return (rgb / 127.5 - 1.0).astype(np.float32)
 
 
 @dataclasses.dataclass

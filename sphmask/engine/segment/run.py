@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from sphmask.data.pointcloud import PointCloud
+from sphmask.data.pointcloud import PointCloud, local_frame
 from sphmask.data.transforms import VoxelConfig, transform_test
 from sphmask.engine.segment.blocks import Block, CropSettings, block_owners, plan_blocks
 from sphmask.engine.segment.instances import Instance, SceneSegmentation, sort_instances
@@ -17,22 +17,6 @@ from sphmask.engine.segment.merge import (
 
 #: Extents (metres, after ``scale``) outside this range are reported as implausible.
 PLAUSIBLE_EXTENT = (0.1, 1000.0)
-
-#: Coordinates (metres) up to this magnitude go to float32 as they are: float32 resolves 0.06 mm or
-#: finer there, and mesh superpoints then equal ScanNet's, which are computed on file coordinates.
-#: A cloud reaching further (georeferenced: UTM northings are ~5e6 m, where float32 steps by 0.5 m)
-#: is first centred on its bounding box in float64, so float32 keeps its geometry.
-FLOAT32_SAFE = 1024.0
-
-
-def local_frame(xyz: np.ndarray) -> np.ndarray:
-    """float64 [N, 3]: ``xyz``, centred on its bounding-box centre when it reaches beyond
-    :data:`FLOAT32_SAFE` metres from the origin (else unchanged)."""
-    xyz = np.asarray(xyz, dtype=np.float64)
-    if xyz.size and float(np.abs(xyz).max()) > FLOAT32_SAFE:
-        xyz = xyz - (xyz.min(0) + xyz.max(0)) / 2
-    return xyz
-
 
 def _float32(xyz: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(local_frame(xyz), dtype=np.float32))

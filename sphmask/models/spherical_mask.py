@@ -10,7 +10,6 @@ import contextlib
 import math
 from typing import Dict, List, Sequence
 
-import spconv.pytorch as spconv
 import torch
 from torch import nn
 
@@ -24,6 +23,7 @@ from sphmask.models.dynamic_conv import (make_controller, make_mask_tower, num_d
 from sphmask.models.heads import GenericMLP, PointwiseMLP, RadialInstanceDetection
 from sphmask.models.postprocess import scene_instances, semantic_instances
 from sphmask.models.settings import InferenceSettings, InstanceHeadSettings, LossSettings
+from sphmask.models import sparse_backend as sparse
 from sphmask.models.superpoint import offsets_from_scene, segment_count, segment_mean
 from sphmask.models.targets import compact_instances, instance_table, superpoint_targets
 from sphmask.models.voxel_batch import VoxelBatch, prepare_batch
@@ -60,14 +60,21 @@ class SphericalMask(nn.Module):
             the semantic prediction (S3DIS: ``[0, 1]``, ceiling and floor; with
             ``inference.label_offset: 2``). Empty by default.
         instance_head, loss, inference: nested settings (dicts or settings objects).
+        sparse_backend: sparse-convolution library, ``auto`` (spconv where it works, else
+            spconv-triton on a GPU), ``spconv`` or ``spconv_triton``; checkpoints are the same
+            for all (sphmask/models/sparse_backend.py, docs/install.md).
     """
 
     def __init__(self, channels: int = 32, num_blocks: int = 7, in_channels: int = 3, with_coords: bool = True,
                  semantic_classes: int = 20, instance_classes: int = 18, ignore_label: int = -100,
                  semantic_only: bool = False, voxel_scale: float = 50.0, filter_bg_thresh: float = 0.1,
                  rays_width: int = 5, rays_height: int = 5, mask_dim: int = 32, fixed_modules: Sequence[str] = (),
-                 instance_head=None, loss=None, inference=None, sem2ins_classes: Sequence[int] = ()):
+                 instance_head=None, loss=None, inference=None, sem2ins_classes: Sequence[int] = (),
+                 sparse_backend: str = "auto"):
         super().__init__()
+        #: The resolved library name ("spconv" / "spconv_triton"); a string, so the model pickles.
+        self.sparse_backend = sparse.resolve(sparse_backend)
+        sp = sparse.get(self.sparse_backend)
         self.sem2ins_classes = [int(c) for c in sem2ins_classes]
         bad = [c for c in self.sem2ins_classes if not 0 <= c < semantic_classes]
         if bad:
@@ -92,9 +99,9 @@ class SphericalMask(nn.Module):
         #: Optional :class:`~sphmask.models.timing.StageTimer` filled during forward (benchmarks).
         self.stage_timer = None
 
-        self.input_conv = bb.make_input_conv(in_channels + 3 * with_coords, channels)
-        self.unet = bb.UBlock(bb.unet_planes(channels, num_blocks))
-        self.output_layer = bb.make_output_layer(channels)
+        self.input_conv = bb.make_input_conv(in_channels + 3 * with_coords, channels, sp)
+        self.unet = bb.UBlock(bb.unet_planes(channels, num_blocks), sp)
+        self.output_layer = bb.make_output_layer(channels, sp)
         self.semantic_linear = PointwiseMLP(channels, semantic_classes)
         self.offset_linear = PointwiseMLP(channels, 3)
         self.offset_vertices_linear = PointwiseMLP(channels, 6)
@@ -160,9 +167,10 @@ class SphericalMask(nn.Module):
         """
         grad = torch.no_grad() if self.freeze_backbone else contextlib.nullcontext()
         with grad, self._stage("backbone"):
+            sp = sparse.get(self.sparse_backend)
             for name in ("input_conv", "unet"):
-                bb.use_conv_algo_for(getattr(self, name), vb.xyz.device)
-            x = spconv.SparseConvTensor(vb.input_feats, vb.voxel_coords, vb.spatial_shape, vb.batch_size)
+                sp.use_conv_algo_for(getattr(self, name), vb.xyz.device)
+            x = sp.sparse_tensor(vb.input_feats, vb.voxel_coords, vb.spatial_shape, vb.batch_size)
             feats = self.output_layer(self.unet(self.input_conv(x))).features
         with grad, self._stage("heads"):
             out = {"feats": feats, "semantic": self.semantic_linear(feats), "offset": self.offset_linear(feats),

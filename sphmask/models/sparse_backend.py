@@ -81,9 +81,10 @@ def _import(name: str):
 def _spconv_runs_on_cuda() -> bool:
     """One submanifold convolution of one voxel on the current GPU: does spconv's CUDA build work?"""
     lib, _ = _import("spconv")
+    gpu = torch.device("cuda", torch.cuda.current_device())
     try:
-        conv = lib.SubMConv3d(1, 1, 3, bias=False, indice_key="probe").cuda()
-        x = lib.SparseConvTensor(torch.ones(1, 1, device="cuda"), torch.zeros(1, 4, dtype=torch.int32, device="cuda"),
+        conv = lib.SubMConv3d(1, 1, 3, bias=False, indice_key="probe").to(gpu)
+        x = lib.SparseConvTensor(torch.ones(1, 1, device=gpu), torch.zeros(1, 4, dtype=torch.int32, device=gpu),
                                  [3, 3, 3], 1)
         conv(x)
         torch.cuda.synchronize()

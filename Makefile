@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.sphmask-deps
 
-.PHONY: venv build test demo bench cuda-check clean
+.PHONY: venv build test demo bench cuda-check gpu-check clean
 
 venv: $(STAMP)
 
@@ -35,6 +35,12 @@ bench: build
 
 cuda-check: $(STAMP)
 	PYTHON=$(PY) bash tools/cuda_check.sh
+
+# On a machine with an NVIDIA GPU and a CUDA torch (no venv, no network): GPU_CHECK_ARGS="--quick"
+# or "--wheels DIR" (docs/gpu.md).
+GPU_CHECK_ARGS ?=
+gpu-check:
+	bash tools/gpu_check.sh $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf build sphmask/*.so .cache

@@ -45,7 +45,7 @@ def check_extension_has_cuda() -> str:
 
 def run_cuda_tests(extra: str = "") -> str:
     cmd = [sys.executable, "-m", "pytest", "-q", "-m", "cuda", "-p", "no:cacheprovider", *shlex.split(extra),
-           os.path.join(ROOT, "tests")]
+           os.path.join(ROOT, "tests", "ops"), os.path.join(ROOT, "tests", "cuda")]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     summary = (out.stdout.strip().splitlines() or ["(no output)"])[-1]
     if out.returncode != 0:
@@ -114,13 +114,16 @@ def compare_devices(model_cpu, model_dev, batch_cpu, batch_dev) -> Dict[str, flo
 
 def model_parity(backend: str, n_points: int) -> str:
     import sphmask
+    from sphmask.config import load_config
     from sphmask.models.testing import make_batch, synthetic_room
 
     sd = random_checkpoint()
     room = synthetic_room(n_points, num_objects=12, room=(8.0, 6.0, 3.0), seed=1)
     models = {}
     for dev in ("cpu", "cuda"):
-        m = sphmask.build_model(SCANNET_CONFIG, [f"model.sparse_backend={'spconv' if dev == 'cpu' else backend}"])
+        cfg = load_config(SCANNET_CONFIG)
+        cfg["model"]["sparse_backend"] = "spconv" if dev == "cpu" else backend
+        m = sphmask.build_model(cfg)
         m.load_state_dict(sd)
         models[dev] = m.to(dev).eval()
     stats = compare_devices(models["cpu"], models["cuda"], make_batch([room], with_labels=False),

@@ -6,12 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-ARGS=() WHEELS=""
+ARGS=()
+WHEELS=""
+OUT_DIR="$PWD/gpu_report"
 while [ $# -gt 0 ]; do
   case "$1" in
     --wheels) WHEELS=${2:?--wheels needs a folder}; shift 2 ;;
     --quick) ARGS+=(--quick); shift ;;
-    --out) ARGS+=(--out "${2:?--out needs a folder}"); shift 2 ;;
+    --out) OUT_DIR=$(realpath -m "${2:?--out needs a folder}"); shift 2 ;;
     *) echo "gpu-check: unknown option $1 (use --quick, --wheels DIR, --out DIR)" >&2; exit 2 ;;
   esac
 done
@@ -34,7 +36,11 @@ mkdir -p "$TMP/pkg"
 cp -r sphmask "$TMP/pkg/" && rm -f "$TMP/pkg"/sphmask/_C*.so && cp "$TMP"/lib/sphmask/_C*.so "$TMP/pkg/sphmask/"
 BUILT="sphmask._C with CUDA kernels for sm_${ARCH/./} in $(( $(date +%s) - start )) s (MAX_JOBS=$MAX_JOBS)"
 echo "gpu-check: built $BUILT"
-# The temporary package first, then the repository (tests/, configs/); pytest is told the same.
-export PYTHONPATH="$TMP/site:$TMP/pkg:$PWD${PYTHONPATH:+:$PYTHONPATH}"
-"$PY" -m sphmask.utils.gpu_check "${ARGS[@]}" --build-info "$BUILT" \
-  --pytest-args "-o 'pythonpath=$TMP/site $TMP/pkg $PWD'"
+# The temporary package first, then the repository (tests/, configs/: SPHMASK_REPO); the driver
+# runs from $TMP so that `python -m` does not put the checkout's sphmask/ (no CUDA build) first,
+# and pytest gets the same order through its pythonpath option.
+export PYTHONPATH="$TMP/site:$TMP/pkg:$PWD${PYTHONPATH:+:$PYTHONPATH}" SPHMASK_REPO=$PWD
+rc=0
+(cd "$TMP" && "$PY" -m sphmask.utils.gpu_check "${ARGS[@]}" --out "$OUT_DIR" --build-info "$BUILT" \
+  --pytest-args "-o 'pythonpath=$TMP/site $TMP/pkg $PWD'") || rc=$?
+exit $rc

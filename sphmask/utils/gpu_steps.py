@@ -12,7 +12,8 @@ from typing import Dict, List
 import numpy as np
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+#: The checkout (configs/, tests/): tools/gpu_check.sh runs a temporary copy of the package.
+ROOT = os.environ.get("SPHMASK_REPO") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCANNET_CONFIG = os.path.join(ROOT, "configs", "scannetv2", "spherical_mask.yaml")
 TINY_CONFIG = os.path.join(ROOT, "configs", "testing", "tiny.yaml")
 #: Model parity thresholds (issue 11): per matched instance.
@@ -32,7 +33,8 @@ def environment(build_info: str) -> Dict[str, str]:
             "compute capability": f"{props.major}.{props.minor}", "GPU memory (GiB)": f"{props.total_memory / 2**30:.0f}",
             "driver": driver, "torch": torch.__version__, "torch CUDA": str(torch.version.cuda),
             "extension CUDA": str(_ext.cuda_version()), "python": platform.python_version(),
-            "CPU threads": str(torch.get_num_threads()), "build": build_info or "-"}
+            "CPU threads": str(torch.get_num_threads()), "build": build_info or "-",
+            "sphmask._C loaded from": _ext.require().__file__}
 
 
 def check_extension_has_cuda() -> str:

@@ -56,12 +56,12 @@ def run_cuda_tests(extra: str = "") -> str:
     return summary
 
 
-def random_checkpoint(seed: int = 0) -> Dict[str, torch.Tensor]:
+def random_checkpoint(seed: int = 0, config: str = SCANNET_CONFIG) -> Dict[str, torch.Tensor]:
     """A state dict in the official layout (official widths) with random weights and BN stats."""
     import sphmask
 
     torch.manual_seed(seed)
-    model = sphmask.build_model(SCANNET_CONFIG)
+    model = sphmask.build_model(config)
     g = torch.Generator().manual_seed(seed)
     sd = model.state_dict()
     for k, v in sd.items():
@@ -114,22 +114,23 @@ def compare_devices(model_cpu, model_dev, batch_cpu, batch_dev) -> Dict[str, flo
     return stats
 
 
-def model_parity(backend: str, n_points: int) -> str:
+def model_parity(backend: str, n_points: int, device: str = "cuda", config: str = SCANNET_CONFIG) -> str:
+    """The model on ``device`` with ``backend`` against CPU with spconv, same random checkpoint."""
     import sphmask
     from sphmask.config import load_config
     from sphmask.models.testing import make_batch, synthetic_room
 
-    sd = random_checkpoint()
+    sd = random_checkpoint(config=config)
     room = synthetic_room(n_points, num_objects=12, room=(8.0, 6.0, 3.0), seed=1)
-    models = {}
-    for dev in ("cpu", "cuda"):
-        cfg = load_config(SCANNET_CONFIG)
-        cfg["model"]["sparse_backend"] = "spconv" if dev == "cpu" else backend
+    models = []
+    for dev, name in (("cpu", "spconv"), (device, backend)):
+        cfg = load_config(config)
+        cfg["model"]["sparse_backend"] = name
         m = sphmask.build_model(cfg)
         m.load_state_dict(sd)
-        models[dev] = m.to(dev).eval()
-    stats = compare_devices(models["cpu"], models["cuda"], make_batch([room], with_labels=False),
-                            make_batch([room], with_labels=False, device="cuda"))
+        models.append(m.to(dev).eval())
+    stats = compare_devices(models[0], models[1], make_batch([room], with_labels=False),
+                            make_batch([room], with_labels=False, device=device))
     detail = (f"{stats['instances_cpu']} vs {stats['instances_dev']} instances, min IoU {stats['min_iou']:.4f}, "
               f"label mismatches {stats['label_mismatches']}, max score diff {stats['max_score_diff']:.2e}, "
               f"largest intermediate diff {stats['max_intermediate_diff']:.2e} ({stats['max_intermediate']})")

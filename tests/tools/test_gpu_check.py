@@ -111,6 +111,11 @@ def test_compare_devices_of_one_model_on_cpu_is_exact():
     assert s["max_intermediate_diff"] == 0.0 and s["unmatched"] == 0 and s["min_iou"] == 1.0
 
 
+def test_model_parity_step_cpu_against_cpu_passes():
+    detail = gpu_steps.model_parity("spconv", 3000, device="cpu", config=gpu_steps.TINY_CONFIG)
+    assert "min IoU 1.0000" in detail and "largest intermediate diff 0.00e+00" in detail
+
+
 def test_training_loop_runs_on_cpu():
     r = gpu_steps.train_steps("cpu", steps=2, amp=False)
     assert len(r["losses"]) == 2 and all(np.isfinite(r["losses"]))

@@ -159,7 +159,7 @@ def train_steps(device: str, steps: int = 30, amp: bool = True) -> Dict[str, Lis
         scaler.scale(loss).backward()
         scaler.step(opt)
         scaler.update()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         scales.append(float(scaler.get_scale()) if amp else 1.0)
     return {"losses": losses, "scales": scales}
 

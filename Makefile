@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.sphmask-deps
 
-.PHONY: venv build test demo segment bench cuda-check viewer-js clean
+.PHONY: venv build test demo segment bench cuda-check gpu-check viewer-js clean
 
 OUT ?= segment_out
 ARGS ?=
@@ -57,6 +57,12 @@ viewer-js:
 
 cuda-check: $(STAMP)
 	PYTHON=$(PY) bash tools/cuda_check.sh
+
+# On a machine with an NVIDIA GPU and a CUDA torch (no venv, no network): GPU_CHECK_ARGS="--quick"
+# or "--wheels DIR" (docs/gpu.md).
+GPU_CHECK_ARGS ?=
+gpu-check:
+	bash tools/gpu_check.sh $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf build sphmask/*.so .cache

@@ -19,12 +19,11 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import spconv.pytorch as spconv  # noqa: E402
 from _common import _status_kib, report, torch_machine_info  # noqa: E402
 
 import sphmask  # noqa: E402
 from sphmask import ops  # noqa: E402
-from sphmask.models import backbone as bb  # noqa: E402
+from sphmask.models import sparse_backend  # noqa: E402
 from sphmask.models.testing import make_batch, synthetic_room  # noqa: E402
 from sphmask.models.timing import StageTimer  # noqa: E402
 
@@ -61,9 +60,10 @@ def peak_rss_mib(fn):
 def bare_unet(model, batch):
     """input_conv -> unet -> output_layer on the batch's voxels, as the official backbone runs."""
     vb = model._prepare(batch)
-    x = spconv.SparseConvTensor(vb.input_feats, vb.voxel_coords, vb.spatial_shape, vb.batch_size)
+    sp = sparse_backend.get(model.sparse_backend)
+    x = sp.sparse_tensor(vb.input_feats, vb.voxel_coords, vb.spatial_shape, vb.batch_size)
     for name in ("input_conv", "unet"):
-        bb.use_conv_algo_for(getattr(model, name), vb.xyz.device)
+        sp.use_conv_algo_for(getattr(model, name), vb.xyz.device)
 
     def fn():
         with torch.no_grad():

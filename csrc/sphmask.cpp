@@ -1,5 +1,7 @@
 // The one place where sphmask's operator schemas are declared. Each op's kernels register
-// themselves per device with TORCH_LIBRARY_IMPL(sphmask, CPU|CUDA, m) in csrc/<op>/.
+// themselves per device with TORCH_LIBRARY_IMPL(sphmask, CPU|CUDA, m) in csrc/<op>/; the fake
+// (meta) kernels, autograd and autocast rules are registered in Python, in the module named by
+// set_python_module below (torch checks that registrations come from there).
 // Keep one block per op, separated by a blank line, so changes to different ops never touch.
 #include <pybind11/pybind11.h>
 #include <torch/library.h>
@@ -9,12 +11,15 @@
 #endif
 
 TORCH_LIBRARY(sphmask, m) {
+  m.set_python_module("sphmask.ops._registrations");
+
   // voxelize
   m.def("voxelize(Tensor coords) -> (Tensor, Tensor)");
 
-  // voxel_mean
-  m.def("voxel_mean(Tensor values, Tensor point2voxel, int num_voxels) -> Tensor");
-  m.def("voxel_mean_backward(Tensor grad, Tensor point2voxel, int num_voxels) -> Tensor");
+  // voxel_mean (num_voxels is a SymInt: under torch.compile it is voxelize's data-dependent size;
+  // the int64_t kernels receive it as a plain integer)
+  m.def("voxel_mean(Tensor values, Tensor point2voxel, SymInt num_voxels) -> Tensor");
+  m.def("voxel_mean_backward(Tensor grad, Tensor point2voxel, SymInt num_voxels) -> Tensor");
 
   // furthest_point_sample
   m.def(
@@ -41,7 +46,7 @@ TORCH_LIBRARY(sphmask, m) {
 
   // segment_graph
   m.def(
-      "segment_graph(Tensor edges, Tensor weights, int num_vertices, float k_thresh, "
+      "segment_graph(Tensor edges, Tensor weights, SymInt num_vertices, float k_thresh, "
       "int min_size) -> Tensor");
   m.def("segment_vertex_normals(Tensor vertices, Tensor faces) -> Tensor");
   m.def("segment_edge_weights(Tensor points, Tensor normals, Tensor edges, bool oriented) -> Tensor");

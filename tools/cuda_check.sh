@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! command -v nvcc >/dev/null 2>&1; then
-  echo "cuda-check: nvcc not found on PATH; nothing to compile (install the CUDA toolkit to check .cu files)"
+  # Not a pass: nothing was compiled. Exit 0 so `make test && make cuda-check` works on a laptop,
+  # but say so plainly (CI has nvcc; there this branch is never taken).
+  echo "cuda-check: skipped: no nvcc on PATH, no .cu file was compiled (install the CUDA toolkit to check them)"
   exit 0
 fi
 

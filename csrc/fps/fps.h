@@ -1,3 +1,4 @@
+// Folder fps holds the op furthest_point_sample, under the abbreviation PointNet++ and the papers use.
 // Farthest point sampling: the per-element arithmetic shared by the CPU and CUDA kernels, and the
 // argument checks of both entry points.
 //

@@ -1,3 +1,5 @@
+// Folder segment_graph holds segment_graph, segment_vertex_normals and segment_edge_weights: the
+// graph segmentation and the two steps that build its weighted graph from a mesh or point cloud.
 // Felzenszwalb-Huttenlocher graph segmentation as ScanNet's Segmentator runs it on meshes.
 //
 // The float arithmetic below follows ScanNet's order of operations on purpose: the edge weights

@@ -1,3 +1,5 @@
+// Folder sphere holds sphere_coords, rays_from_masks and assemble_masks: all three are built on the
+// one sector computation below (the spherical representation of an instance around its centre).
 // Spherical coordinates of points around query centres, as the official Spherical Mask code
 // computes them (spec §4.2-4.3, model_utils.py:cartesian_to_spherical, find_sector_). Shared by
 // the CPU loops and the CUDA threads, so both devices follow one float32 operation order:

@@ -1,3 +1,5 @@
+// Folder voxelize holds voxelize, voxel_mean and voxel_mean_backward: the means reduce over the
+// point2voxel map that voxelize produces, so the three share its row layout and checks.
 // Per-element logic of voxelize and voxel_mean, shared by the CPU kernels and the CUDA kernels,
 // and the argument checks of both sets of entry points.
 #pragma once

@@ -8,9 +8,8 @@ The same instance runs on CPU and CUDA: devices follow the inputs.
 """
 import contextlib
 import math
-from typing import Any, Dict, List, Mapping, Sequence, Union
+from typing import Any, Dict, List, Literal, Mapping, Sequence, Union
 
-import spconv.pytorch as spconv
 import torch
 from torch import nn
 
@@ -25,6 +24,7 @@ from sphmask.models.dynamic_conv import (make_controller, make_mask_tower, num_d
 from sphmask.models.heads import GenericMLP, PointwiseMLP, RadialInstanceDetection
 from sphmask.models.postprocess import scene_instances, semantic_instances
 from sphmask.models.scene_parts import merge_four, split_in_four, voxels_as_superpoints
+from sphmask.models import sparse_backend as sparse
 from sphmask.models.settings import InferenceSettings, InstanceHeadSettings, LossSettings
 from sphmask.models.superpoint import offsets_from_scene, segment_count, segment_mean
 from sphmask.models.training import TrainingLosses
@@ -64,6 +64,9 @@ class SphericalMask(TrainingLosses, nn.Module):
             subset of at most ``mask_voxel_sample`` object voxels per scene.
         mask_voxel_sample: that subset's size (official ``random_downsample`` with 15000).
         instance_head, loss, inference: nested settings (dicts or settings objects).
+        sparse_backend: sparse-convolution library, ``auto`` (spconv where it works, else
+            spconv-triton on a GPU), ``spconv`` or ``spconv_triton``; checkpoints are the same
+            for all (sphmask/models/sparse_backend.py, docs/install.md).
     """
 
     def __init__(self, channels: PositiveInt = 32, num_blocks: PositiveInt = 7, in_channels: NonNegativeInt = 3,
@@ -75,8 +78,11 @@ class SphericalMask(TrainingLosses, nn.Module):
                  loss: Union[None, Mapping[str, Any], LossSettings] = None,
                  inference: Union[None, Mapping[str, Any], InferenceSettings] = None,
                  sem2ins_classes: Sequence[NonNegativeInt] = (), use_spp_pool: bool = True,
-                 mask_voxel_sample: PositiveInt = 15000):
+                 mask_voxel_sample: PositiveInt = 15000, sparse_backend: Literal["auto", "spconv", "spconv_triton"] = "auto"):
         super().__init__()
+        #: The resolved library name ("spconv" / "spconv_triton"); a string, so the model pickles.
+        self.sparse_backend = sparse.resolve(sparse_backend)
+        sp = sparse.get(self.sparse_backend)
         self.use_spp_pool = bool(use_spp_pool)
         if mask_voxel_sample < 1:
             raise ValueError(f"mask_voxel_sample must be >= 1, got {mask_voxel_sample}")
@@ -108,9 +114,9 @@ class SphericalMask(TrainingLosses, nn.Module):
         #: Optional :class:`~sphmask.models.timing.StageTimer` filled during forward (benchmarks).
         self.stage_timer = None
 
-        self.input_conv = bb.make_input_conv(in_channels + 3 * with_coords, channels)
-        self.unet = bb.UBlock(bb.unet_planes(channels, num_blocks))
-        self.output_layer = bb.make_output_layer(channels)
+        self.input_conv = bb.make_input_conv(in_channels + 3 * with_coords, channels, sp)
+        self.unet = bb.UBlock(bb.unet_planes(channels, num_blocks), sp)
+        self.output_layer = bb.make_output_layer(channels, sp)
         self.semantic_linear = PointwiseMLP(channels, semantic_classes)
         self.offset_linear = PointwiseMLP(channels, 3)
         self.offset_vertices_linear = PointwiseMLP(channels, 6)
@@ -176,9 +182,10 @@ class SphericalMask(TrainingLosses, nn.Module):
         """
         grad = torch.no_grad() if self.freeze_backbone else contextlib.nullcontext()
         with grad, self._stage("backbone"):
+            sp = sparse.get(self.sparse_backend)
             for name in ("input_conv", "unet"):
-                bb.use_conv_algo_for(getattr(self, name), vb.xyz.device)
-            x = spconv.SparseConvTensor(vb.input_feats, vb.voxel_coords, vb.spatial_shape, vb.batch_size)
+                sp.use_conv_algo_for(getattr(self, name), vb.xyz.device)
+            x = sp.sparse_tensor(vb.input_feats, vb.voxel_coords, vb.spatial_shape, vb.batch_size)
             feats = self.output_layer(self.unet(self.input_conv(x))).features
         with grad, self._stage("heads"):
             out = {"feats": feats, "semantic": self.semantic_linear(feats), "offset": self.offset_linear(feats),

@@ -1,4 +1,5 @@
 """Public operators of sphmask. Each is a thin, validating wrapper over ``torch.ops.sphmask``."""
+from sphmask.ops import _registrations  # noqa: F401  (fake kernels, autograd, autocast of the ops)
 from sphmask.ops.ball_query import ball_query
 from sphmask.ops.fps import furthest_point_sample
 from sphmask.ops.segment import segment_graph, segment_mesh, segment_points

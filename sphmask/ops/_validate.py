@@ -16,6 +16,8 @@ _ext.load()
 
 INT_DTYPES = (torch.int32, torch.int64)
 FLOAT_DTYPES = (torch.float32, torch.float64)
+# What autocast hands an op (linear layers' outputs under torch.autocast); ops compute in float32.
+HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
 def ops():
@@ -49,6 +51,15 @@ def check_tensor(
             want = "[" + ", ".join("*" if e is None else str(e) for e in shape) + "]"
             raise ValueError(f"{name} must have shape {want}, got {list(t.shape)}")
     return t.contiguous()
+
+
+def check_float32(name: str, t, shape: Optional[Sequence[Optional[int]]] = None) -> torch.Tensor:
+    """:func:`check_tensor` for an op that computes in float32: float32 passes, float16/bfloat16
+    (what autocast produces) are cast to float32 exactly; return it contiguous."""
+    if isinstance(t, torch.Tensor) and t.dtype not in (torch.float32,) + HALF_DTYPES:
+        raise TypeError(f"{name} must have dtype float32 (float16/bfloat16 are cast to it), got "
+                        f"{str(t.dtype).replace('torch.', '')}")
+    return check_tensor(name, t, (torch.float32,) + HALF_DTYPES, shape).float()
 
 
 def check_finite(name: str, t: torch.Tensor) -> None:

@@ -24,9 +24,9 @@ def ball_query(
     with the smallest indices are returned in increasing order.
 
     Args:
-        xyz: float32 ``[N, 3]`` points of all scenes, scene-major.
+        xyz: float32 (float16/bfloat16 cast to it) ``[N, 3]`` points of all scenes, scene-major.
         offsets: int32/int64 ``[B + 1]``, scene ``b`` owns points ``offsets[b]:offsets[b + 1]``.
-        centers: float32 ``[Q, 3]`` query centres of all scenes, scene-major.
+        centers: float32 (float16/bfloat16 cast to it) ``[Q, 3]`` query centres of all scenes, scene-major.
         center_offsets: int32/int64 ``[B + 1]``, scene ``b`` owns centres
             ``center_offsets[b]:center_offsets[b + 1]``.
         radius: ball radius, finite and ``>= 0`` (0 finds nothing).
@@ -45,8 +45,8 @@ def ball_query(
         ValueError: wrong shapes, different devices, inconsistent offsets, NaN/inf coordinates,
             negative or non-finite ``radius``, ``k < 1``.
     """
-    xyz = _validate.check_tensor("xyz", xyz, (torch.float32,), shape=(None, 3))
-    centers = _validate.check_tensor("centers", centers, (torch.float32,), shape=(None, 3))
+    xyz = _validate.check_float32("xyz", xyz, shape=(None, 3))
+    centers = _validate.check_float32("centers", centers, shape=(None, 3))
     offsets = _validate.check_offsets("offsets", offsets, xyz.shape[0], "len(xyz)")
     center_offsets = _validate.check_offsets("center_offsets", center_offsets, centers.shape[0], "len(centers)")
     device = _validate.check_same_device(xyz=xyz, offsets=offsets, centers=centers,

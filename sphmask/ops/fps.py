@@ -30,7 +30,7 @@ def furthest_point_sample(
     if a scene has no such candidate at all, every pick is its first point.
 
     Args:
-        xyz: float32 ``[N, 3]`` points of all scenes, scene-major. Must be finite.
+        xyz: float32 (float16/bfloat16 cast to it) ``[N, 3]`` points of all scenes, scene-major. Must be finite.
         offsets: int32/int64 ``[B+1]``, ``0 = offsets[0] <= ... <= offsets[B] = N``.
         num_samples: samples per scene, an ``int`` for every scene or an int32/int64 ``[B]`` tensor.
         pointnet2_origin_skip: reproduce the PointNet++ near-origin skip rule described above.
@@ -45,7 +45,7 @@ def furthest_point_sample(
             count, or a scene with fewer points than its requested samples (the message names the
             scene; padding is the caller's choice).
     """
-    xyz = _validate.check_tensor("xyz", xyz, (torch.float32,), shape=(None, 3))
+    xyz = _validate.check_float32("xyz", xyz, shape=(None, 3))
     offsets = _validate.check_tensor("offsets", offsets, _validate.INT_DTYPES, shape=(None,))
     _validate.check_same_device(xyz=xyz, offsets=offsets)
     offsets = _validate.check_offsets("offsets", offsets, xyz.shape[0], "xyz.shape[0]")

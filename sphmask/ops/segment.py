@@ -28,9 +28,12 @@ import numpy as np
 import torch
 
 from sphmask.ops import _validate
-from sphmask.ops._validate import FLOAT_DTYPES, INT_DTYPES, check_finite, check_tensor
+from sphmask.ops._validate import FLOAT_DTYPES, HALF_DTYPES, INT_DTYPES, check_finite, check_tensor
 
 __all__ = ["segment_graph", "segment_mesh", "segment_points"]
+
+# Any float dtype is accepted; the segmentation itself always runs in float32 (module docstring).
+_REAL = FLOAT_DTYPES + HALF_DTYPES
 
 
 def _check_threshold(name: str, value) -> float:
@@ -77,7 +80,7 @@ def segment_graph(
     Args:
         edges: int32/int64 ``[E, 2]`` vertex pairs in ``[0, num_vertices)``. Direction only
             matters for which vertex ends up naming a segment; self-loops and duplicates are allowed.
-        weights: float32/float64 ``[E]`` finite edge weights (dissimilarities), used in float32.
+        weights: float (16/32/64-bit) ``[E]`` finite edge weights (dissimilarities), used in float32.
         num_vertices: number of vertices ``V`` (vertices without edges are their own segment).
         k_thresh: the scale ``c`` of the merge criterion ``w <= Int(C) + c / |C|``; larger gives
             larger segments.
@@ -91,7 +94,7 @@ def segment_graph(
         a representative vertex of the segment (ScanNet ``segIndices`` format).
     """
     edges = check_tensor("edges", edges, INT_DTYPES, shape=(None, 2))
-    weights = check_tensor("weights", weights, FLOAT_DTYPES, shape=(edges.shape[0],))
+    weights = check_tensor("weights", weights, _REAL, shape=(edges.shape[0],))
     device = _validate.check_same_device(edges=edges, weights=weights)
     num_vertices = _check_count("num_vertices", num_vertices, 0)
     k_thresh = _check_threshold("k_thresh", k_thresh)
@@ -118,7 +121,7 @@ def segment_mesh(
     Mask preprocessing uses.
 
     Args:
-        vertices: float32/float64 ``[V, 3]`` finite positions (computed in float32).
+        vertices: float (16/32/64-bit) ``[V, 3]`` finite positions (computed in float32).
         faces: int32/int64 ``[F, 3]`` vertex indices in ``[0, V)``. Zero-area faces (repeated
             indices or collinear corners) are allowed: they add no normal, but their edges stay in
             the graph. Vertices in no face stay single-vertex segments.
@@ -131,7 +134,7 @@ def segment_mesh(
     Returns:
         int64 ``[V]`` on the device of ``vertices``; empty for an empty mesh.
     """
-    vertices = check_tensor("vertices", vertices, FLOAT_DTYPES, shape=(None, 3))
+    vertices = check_tensor("vertices", vertices, _REAL, shape=(None, 3))
     faces = check_tensor("faces", faces, INT_DTYPES, shape=(None, 3))
     device = _validate.check_same_device(vertices=vertices, faces=faces)
     k_thresh = _check_threshold("k_thresh", k_thresh)
@@ -237,11 +240,11 @@ def segment_points(
     purity from 0.95 to 0.98 at the same count; the default (no ``colors``) is unchanged.
 
     Args:
-        xyz: float32/float64 ``[N, 3]`` finite positions.
+        xyz: float (16/32/64-bit) ``[N, 3]`` finite positions.
         k: neighbours per point (fewer if ``N <= k``).
         k_thresh: merge scale (see :func:`segment_graph`).
         min_points: minimum segment size enforced by the second pass.
-        normals: optional float32/float64 ``[N, 3]`` oriented normals.
+        normals: optional float (16/32/64-bit) ``[N, 3]`` oriented normals.
         colors: optional uint8/float32/float64 ``[N, 3]`` RGB in ``[0, 255]``.
         color_weight: scale of the colour term (>= 0; only used with ``colors``).
         contiguous: ids ``0..K-1`` instead of representative point ids (see :func:`segment_mesh`).
@@ -249,14 +252,14 @@ def segment_points(
     Returns:
         int64 ``[N]`` on the device of ``xyz``; empty for an empty cloud.
     """
-    xyz = check_tensor("xyz", xyz, FLOAT_DTYPES, shape=(None, 3))
+    xyz = check_tensor("xyz", xyz, _REAL, shape=(None, 3))
     k = _check_count("k", k, 1)
     k_thresh = _check_threshold("k_thresh", k_thresh)
     min_points = _check_count("min_points", min_points, 0)
     check_finite("xyz", xyz)
     device = xyz.device
     if normals is not None:
-        normals = check_tensor("normals", normals, FLOAT_DTYPES, shape=(xyz.shape[0], 3))
+        normals = check_tensor("normals", normals, _REAL, shape=(xyz.shape[0], 3))
         _validate.check_same_device(xyz=xyz, normals=normals)
         check_finite("normals", normals)
     if colors is not None:

@@ -25,11 +25,9 @@ import numbers
 
 import torch
 
-from sphmask.ops._validate import check_finite, check_same_device, check_tensor, ops
+from sphmask.ops._validate import check_finite, check_float32, check_same_device, check_tensor, ops
 
 __all__ = ["sphere_coords", "rays_from_masks", "assemble_masks"]
-
-_F32 = (torch.float32,)
 
 
 def _check_int(name: str, value) -> int:
@@ -60,8 +58,8 @@ def _check_grid(n_azimuth, n_polar):
 
 
 def _check_points_centers(points, centers):
-    points = check_tensor("points", points, _F32, shape=(None, 3)).detach()
-    centers = check_tensor("centers", centers, _F32, shape=(None, 3)).detach()
+    points = check_float32("points", points, shape=(None, 3)).detach()
+    centers = check_float32("centers", centers, shape=(None, 3)).detach()
     check_same_device(points=points, centers=centers)
     check_finite("points", points)
     check_finite("centers", centers)
@@ -72,8 +70,8 @@ def sphere_coords(points: torch.Tensor, centers: torch.Tensor, n_azimuth: int = 
     """Radius and sector of every point seen from every centre (spec §4.2-§4.3).
 
     Args:
-        points: float32 ``[S, 3]``.
-        centers: float32 ``[Q, 3]``, same device.
+        points: float32 (float16/bfloat16 cast to it) ``[S, 3]``.
+        centers: float32 (float16/bfloat16 cast to it) ``[Q, 3]``, same device.
         n_azimuth: azimuth bins ``W``; a divisor of 360 (official: 5).
         n_polar: polar bins ``H``; a divisor of 180 (official: 5).
 
@@ -105,8 +103,8 @@ def rays_from_masks(
     .clamp(max=10)``. Computing the centres (mean of the masked points) is the caller's job.
 
     Args:
-        points: float32 ``[S, 3]``.
-        centers: float32 ``[Q, 3]``, one sphere centre per mask.
+        points: float32 (float16/bfloat16 cast to it) ``[S, 3]``.
+        centers: float32 (float16/bfloat16 cast to it) ``[Q, 3]``, one sphere centre per mask.
         masks: bool ``[Q, S]``, which points belong to each mask.
         n_azimuth, n_polar: the sector grid, as in :func:`sphere_coords`.
         empty_value: finite floor of every ray and value of empty sectors, stored as float32.
@@ -145,10 +143,10 @@ def assemble_masks(
     ``rays`` and ``centers`` as given. Fused: no ``[Q, S]`` float temporaries are allocated.
 
     Args:
-        points: float32 ``[S, 3]`` (superpoint coordinates in the model).
-        centers: float32 ``[Q, 3]`` sphere centres.
-        rays: float32 ``[Q, n_azimuth·n_polar]`` ray lengths, column ``h·n_azimuth + w``.
-        migration: float32 ``[Q, S]`` RPM output.
+        points: float32 (float16/bfloat16 cast to it) ``[S, 3]`` (superpoint coordinates in the model).
+        centers: float32 (float16/bfloat16 cast to it) ``[Q, 3]`` sphere centres.
+        rays: float32 (float16/bfloat16 cast to it) ``[Q, n_azimuth·n_polar]`` ray lengths, column ``h·n_azimuth + w``.
+        migration: float32 (float16/bfloat16 cast to it) ``[Q, S]`` RPM output.
         migration_scale: how many times the migration is subtracted from the radius.
         n_azimuth, n_polar: the sector grid, as in :func:`sphere_coords` (keyword-only).
 
@@ -159,8 +157,8 @@ def assemble_masks(
     migration_scale = _check_real("migration_scale", migration_scale)
     points, centers = _check_points_centers(points, centers)
     num_queries, num_points = centers.shape[0], points.shape[0]
-    rays = check_tensor("rays", rays, _F32, shape=(num_queries, n_azimuth * n_polar)).detach()
-    migration = check_tensor("migration", migration, _F32, shape=(num_queries, num_points)).detach()
+    rays = check_float32("rays", rays, shape=(num_queries, n_azimuth * n_polar)).detach()
+    migration = check_float32("migration", migration, shape=(num_queries, num_points)).detach()
     check_same_device(points=points, centers=centers, rays=rays, migration=migration)
     check_finite("rays", rays)
     check_finite("migration", migration)

@@ -2,7 +2,8 @@
 
 ``voxelize`` numbers voxels in order of first appearance, exactly like the official
 ``voxelization_idx``; ``voxel_mean`` replaces the official ``voxelization`` (mean rule) and its
-backward, with a fixed summation order instead of atomic adds.
+backward, with a fixed summation order instead of atomic adds. Its gradient is registered on the
+op itself (sphmask/ops/_registrations.py).
 """
 import numbers
 from typing import Tuple
@@ -12,6 +13,21 @@ import torch
 from sphmask.ops import _validate
 
 _INT32 = torch.iinfo(torch.int32)
+_INT64 = torch.iinfo(torch.int64)
+
+
+def _out_of_int32_message(coords: torch.Tensor, lo: int, hi: int) -> str:
+    """Name the first bad row; say what an int64 extreme means (an overflowed float conversion:
+    ``torch.tensor(1e30).long()`` is -2**63), since the number itself hides the input's value."""
+    bad = (coords < _INT32.min) | (coords > _INT32.max)
+    row = int(torch.nonzero(bad.any(1))[0])
+    msg = (f"coords values must fit int32 (voxel_coords is int32), got range [{lo}, {hi}]; "
+           f"first bad row {row}: {coords[row].tolist()}")
+    if lo == _INT64.min or hi == _INT64.max:
+        msg += ("; an int64 extreme is what converting a float beyond the int64 range (e.g. a "
+                "coordinate of 1e30) or NaN/inf gives: check the float coordinates and the voxel "
+                "scale before quantizing")
+    return msg
 
 
 def voxelize(coords: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -40,40 +56,25 @@ def voxelize(coords: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         return (torch.empty((0, 4), dtype=torch.int32, device=coords.device),
                 torch.empty((0,), dtype=torch.int64, device=coords.device))
     if coords.dtype == torch.int64:
-        lo, hi = torch.aminmax(coords)
-        if int(lo) < _INT32.min or int(hi) > _INT32.max:
-            raise ValueError(f"coords values must fit int32 (voxel_coords is int32), got range "
-                             f"[{int(lo)}, {int(hi)}]")
+        lo, hi = (int(v) for v in torch.aminmax(coords))
+        if lo < _INT32.min or hi > _INT32.max:
+            raise ValueError(_out_of_int32_message(coords, lo, hi))
     voxel_coords, point2voxel = _validate.ops().voxelize(coords)
     return voxel_coords, point2voxel
-
-
-class _VoxelMean(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, values, point2voxel, num_voxels):
-        ctx.save_for_backward(point2voxel)
-        ctx.num_voxels = num_voxels
-        return _validate.ops().voxel_mean(values, point2voxel, num_voxels)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad):
-        (point2voxel,) = ctx.saved_tensors
-        grad_values = _validate.ops().voxel_mean_backward(grad.contiguous(), point2voxel, ctx.num_voxels)
-        return grad_values, None, None
 
 
 def voxel_mean(values: torch.Tensor, point2voxel: torch.Tensor, num_voxels: int) -> torch.Tensor:
     """Mean of the values of each voxel's points; differentiable with respect to ``values``.
 
     Args:
-        values: float32 or float64 ``[N, C]`` per-point values (features, xyz, ...).
+        values: float32 or float64 ``[N, C]`` per-point values (features, xyz, ...); float16 and
+            bfloat16 (autocast) are averaged in float32 and give a float32 result.
         point2voxel: int64 ``[N]``, the voxel of each point, in ``[0, num_voxels)`` (as returned
             by :func:`voxelize`).
         num_voxels: ``M``, the number of voxels.
 
     Returns:
-        ``[M, C]`` with the dtype and device of ``values``: row ``v`` is the mean of the rows of
+        ``[M, C]`` with the dtype (float32 for half inputs) and device of ``values``: row ``v`` is the mean of the rows of
         ``values`` whose point2voxel is ``v``, summed in point order (deterministic, independent
         of the thread count); 0 for a voxel without points. The gradient of each point is its
         voxel's gradient divided by the voxel's number of points.
@@ -83,7 +84,10 @@ def voxel_mean(values: torch.Tensor, point2voxel: torch.Tensor, num_voxels: int)
         ValueError: wrong shapes, different devices, negative ``num_voxels``, or a point2voxel value
             outside ``[0, num_voxels)``.
     """
-    values = _validate.check_tensor("values", values, _validate.FLOAT_DTYPES, shape=(None, None))
+    values = _validate.check_tensor("values", values, _validate.FLOAT_DTYPES + _validate.HALF_DTYPES,
+                                    shape=(None, None))
+    if values.dtype in _validate.HALF_DTYPES:
+        values = values.float()
     point2voxel = _validate.check_tensor("point2voxel", point2voxel, (torch.int64,), shape=(values.shape[0],))
     _validate.check_same_device(values=values, point2voxel=point2voxel)
     if isinstance(num_voxels, bool) or not isinstance(num_voxels, numbers.Integral):
@@ -96,4 +100,4 @@ def voxel_mean(values: torch.Tensor, point2voxel: torch.Tensor, num_voxels: int)
         if int(lo) < 0 or int(hi) >= num_voxels:
             raise ValueError(f"point2voxel values must be in [0, num_voxels) = [0, {num_voxels}), "
                              f"got range [{int(lo)}, {int(hi)}]")
-    return _VoxelMean.apply(values, point2voxel, num_voxels)
+    return _validate.ops().voxel_mean(values, point2voxel, num_voxels)

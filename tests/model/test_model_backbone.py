@@ -1,9 +1,13 @@
 """spconv conventions against dense convolutions (spec §2.5, App. F.1) and U-Net row order."""
-import spconv.pytorch as spconv
 import torch
 import torch.nn.functional as F
 
-from sphmask.models.backbone import PointwiseLinear, ResidualBlock, UBlock, conv_algo_for, use_conv_algo_for
+from sphmask.models import sparse_backend
+from sphmask.models.backbone import PointwiseLinear, ResidualBlock, UBlock
+
+SP = sparse_backend.get("spconv")
+spconv = SP.lib
+conv_algo_for, use_conv_algo_for = SP.conv_algo_for, SP.use_conv_algo_for
 
 SHAPE = (6, 5, 7)
 
@@ -83,7 +87,7 @@ def test_pointwise_linear_is_a_matrix_product_on_features():
 
 def test_residual_block_is_conv_branch_plus_projection_shortcut():
     x = _sparse_input()
-    block = ResidualBlock(3, 4, "r").eval()
+    block = ResidualBlock(3, 4, "r", SP).eval()
     use_conv_algo_for(block, torch.device("cpu"))
     out = block(x)
     ref = block.conv_branch(x).features + x.features @ block.i_branch[0].weight.view(4, 3).t()
@@ -92,7 +96,7 @@ def test_residual_block_is_conv_branch_plus_projection_shortcut():
 
 def test_ublock_keeps_input_row_order_and_width():
     x = _sparse_input(channels=4)
-    net = UBlock([4, 8, 12]).eval()
+    net = UBlock([4, 8, 12], SP).eval()
     use_conv_algo_for(net, torch.device("cpu"))
     with torch.no_grad():
         y = net(x)
@@ -103,7 +107,7 @@ def test_ublock_keeps_input_row_order_and_width():
 def test_conv_algorithm_follows_device():
     assert conv_algo_for(torch.device("cpu")) == spconv.ConvAlgo.Native
     assert conv_algo_for(torch.device("cuda", 0)) == spconv.ConvAlgo.MaskImplicitGemm
-    net = UBlock([4, 8])
+    net = UBlock([4, 8], SP)
     use_conv_algo_for(net, torch.device("cpu"))
     convs = [m for m in net.modules() if hasattr(m, "algo")]
     assert convs and all(m.algo == spconv.ConvAlgo.Native for m in convs)

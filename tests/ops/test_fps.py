@@ -230,7 +230,7 @@ def test_origin_skip_random_scenes_match_brute_force():
 
 # ----------------------------------------------------------------------------- errors
 def test_float64_xyz_is_a_type_error():
-    with pytest.raises(TypeError, match="xyz must have dtype float32, got float64"):
+    with pytest.raises(TypeError, match=r"xyz must have dtype float32 \(float16/bfloat16 are cast to it\), got float64"):
         furthest_point_sample(torch.randn(4, 3, dtype=torch.float64), torch.tensor([0, 4]), 2)
 
 

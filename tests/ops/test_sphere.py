@@ -436,7 +436,7 @@ def test_inputs_requiring_grad_are_detached():
 
 # ----------------------------------------------------------------------------- bad inputs
 def test_float64_points_raise_type_error_naming_points():
-    with pytest.raises(TypeError, match="points must have dtype float32, got float64"):
+    with pytest.raises(TypeError, match=r"points must have dtype float32 \(float16/bfloat16 are cast to it\), got float64"):
         sphere_coords(torch.zeros(4, 3, dtype=torch.float64), torch.zeros(1, 3))
 
 

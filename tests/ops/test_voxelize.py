@@ -138,6 +138,25 @@ def test_voxelize_rejects_int64_outside_int32():
         voxelize(torch.tensor([[0, 0, 0, 2**31]]))
 
 
+def test_voxelize_coordinates_of_1e30_are_not_reported_as_an_int32_range_only():
+    """Issue 15: a coordinate of 1e30 quantized with .long() becomes -2**63, and the message gave
+    only the range [-9223372036854775808, 37]. It now names the row and the likely cause."""
+    xyz = torch.tensor([[0.1, 0.2, 0.37], [1e30, 0.0, 0.0]]) * 100
+    coords = torch.cat([torch.zeros(2, 1, dtype=torch.int64), xyz.long()], 1)
+    with pytest.raises(ValueError) as info:
+        voxelize(coords)
+    msg = str(info.value)
+    assert "first bad row 1" in msg
+    assert "converting a float beyond the int64 range (e.g. a coordinate of 1e30)" in msg
+
+
+def test_voxelize_int32_overflow_message_without_int64_extreme_has_no_float_hint():
+    coords = torch.tensor([[0, 2**31, 0, 0]])
+    with pytest.raises(ValueError, match=r"range \[0, 2147483648\]; first bad row 0") as info:
+        voxelize(coords)
+    assert "1e30" not in str(info.value)
+
+
 @requires_cuda
 def test_voxelize_cuda_matches_cpu():
     coords = random_coords(20000, extent=10, seed=7)

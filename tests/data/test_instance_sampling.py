@@ -113,3 +113,20 @@ def test_bad_instance_sampling_values_are_refused_naming_the_key(root, sampling,
     with pytest.raises(ConfigError, match=match) as exc:
         build_dataset(config(root, sampling), "train")
     assert "\n" not in str(exc.value)
+
+
+def test_tail_classes_are_the_scannet200_tail_split():
+    from sphmask.data.classes import SCANNET200
+    from sphmask.data.instance_sampling import InstanceSampling
+
+    ids = InstanceSampling(classes="tail").class_ids(SCANNET200, SCANNET200.semantic_classes)
+    assert {SCANNET200.semantic_names[i] for i in ids} == SCANNET200.splits["tail"]
+    assert min(ids) >= SCANNET200.label_shift
+
+
+def test_bank_weights_power_one_balances_classes_power_zero_follows_counts():
+    from sphmask.data.instance_sampling import bank_weights
+
+    labels = np.array([5, 5, 5, 9])  # class 5: three instances, class 9: one
+    np.testing.assert_allclose(bank_weights(labels, 1.0), [1 / 6, 1 / 6, 1 / 6, 1 / 2])
+    np.testing.assert_allclose(bank_weights(labels, 0.0), [1 / 4] * 4)

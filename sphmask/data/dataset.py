@@ -129,7 +129,7 @@ class SceneDataset(Dataset):
         if self.instance_sampler is None:
             return xyz, rgb, sem, inst, spp
         rng = np.random.default_rng([self.seed, self.epoch, index, 1])
-        return self.instance_sampler(xyz, rgb, sem, inst, spp, rng)
+        return self.instance_sampler(self.filenames[index], xyz, rgb, sem, inst, spp, rng)
 
     # ---------------------------------------------------------------------------------- files
     def _prefixes(self) -> List[str]:

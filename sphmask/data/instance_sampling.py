@@ -1,11 +1,11 @@
 """Instance-sampling augmentation for long-tail training (``data.train.instance_sampling``).
 
 The ScanNet200 paper (Rozenberszki et al., "Language-Grounded Indoor 3D Semantic Segmentation in
-the Wild", ECCV 2022, Sec. 4) balances rare classes by pasting instances cut from other training
+the Wild", ECCV 2022) balances rare classes by pasting instances cut from other training
 scenes into the current one. Here: instances of the chosen classes are collected once from the
 dataset's own scene files (the *bank*: which file and instance id, not the points); each training
-sample, with probability ``prob``, receives up to ``max_instances`` of them, drawn with weight
-``n_c ** -power`` (``n_c``: instances of class ``c`` in the bank). A pasted instance gets a random
+sample, with probability ``prob``, receives up to ``max_instances`` of them from the other scenes,
+drawn with weight ``n_c ** -power`` (``n_c``: instances of class ``c`` in the bank). A pasted instance gets a random
 yaw, rests on the scene's floor (its lowest point at the scene's minimum z) at a random xy position
 inside the scene's xy bounds, and is rejected if its box overlaps the box of an instance already
 in the scene (``tries`` positions, then it is skipped). It keeps its semantic label and gets a new
@@ -143,13 +143,17 @@ class InstanceSampler:
             self._weights = bank_weights(np.array([b[2] for b in bank]), self.settings.power)
         return self._bank
 
-    def __call__(self, xyz, rgb, sem, inst, spp, rng: np.random.Generator):
-        """The scene arrays with pasted instances appended (inputs unchanged if none is pasted)."""
+    def __call__(self, filename: str, xyz, rgb, sem, inst, spp, rng: np.random.Generator):
+        """The arrays of scene ``filename`` with instances of the other scenes appended (inputs
+        unchanged if none is pasted)."""
         s = self.settings
         if sem is None or rng.random() >= s.prob:
             return xyz, rgb, sem, inst, spp
         bank = self.bank
-        picks = rng.choice(len(bank), size=s.max_instances, p=self._weights)
+        weights = np.where(np.array([b[0] != filename for b in bank]), self._weights, 0.0)
+        if weights.sum() == 0:
+            return xyz, rgb, sem, inst, spp
+        picks = rng.choice(len(bank), size=s.max_instances, p=weights / weights.sum())
         boxes = instance_boxes(xyz, inst)
         parts = [(xyz, rgb, sem, inst, spp)]
         next_inst = int(inst.max(initial=-1)) + 1

@@ -130,3 +130,12 @@ def test_bank_weights_power_one_balances_classes_power_zero_follows_counts():
     labels = np.array([5, 5, 5, 9])  # class 5: three instances, class 9: one
     np.testing.assert_allclose(bank_weights(labels, 1.0), [1 / 6, 1 / 6, 1 / 6, 1 / 2])
     np.testing.assert_allclose(bank_weights(labels, 0.0), [1 / 4] * 4)
+
+
+def test_instances_of_the_sample_own_scene_are_never_pasted(root):
+    ds = dataset(root, prob=1.0)
+    sampler = ds.instance_sampler
+    own = [b for b in sampler.bank if b[0] == ds.filenames[0]]
+    sampler._bank, sampler._weights = own, np.full(len(own), 1.0 / len(own))
+    arrays = ds.load(ds.filenames[0])
+    assert ds.paste_instances(*arrays, 0)[0].shape[0] == arrays[0].shape[0]

@@ -45,6 +45,13 @@ def test_zero_voxel_cfg_scale_is_refused():
     _refused(["data.test.voxel_cfg.scale=0"], r"data.test.voxel_cfg.*scale > 0")
 
 
+def test_bad_instance_sampling_is_refused_by_the_check_naming_the_key():
+    _refused(["data.train.instance_sampling.prob=2"], r"'data.train.instance_sampling.prob' must be .*<= 1, got 2")
+    _refused(["data.train.instance_sampling.classes=[1]"],
+             r"data.train.instance_sampling.classes: .*instance-class semantic ids \(2\.\.19\)")
+    _refused(["data.train.instance_sampling.classes=tail"], r"data.train.instance_sampling.classes: classes 'tail'")
+
+
 def test_nan_and_bool_are_not_numbers():
     _refused(["model.filter_bg_thresh=.nan"], r"'model.filter_bg_thresh' must be a finite number")
     _refused(["model.channels=true"], r"'model.channels' must be an integer, got True")

@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from sphmask.config import ConfigError, get_section, instantiate
 from sphmask.data.classes import IGNORE_LABEL, S3DIS, SCANNET200, SCANNETV2, STPLS3D
+from sphmask.data.instance_sampling import InstanceSampler, InstanceSampling
 from sphmask.data.prepared import SCENE_SUFFIX, load_scene_file, load_superpoints
 from sphmask.data.transforms import VoxelConfig, compact_instance_ids, transform_test, transform_train
 from sphmask.io.errors import DataFormatError
@@ -46,6 +47,26 @@ def make_voxel_config(voxel_cfg: Union[None, Mapping[str, Any], VoxelConfig], na
     if "spatial_shape" in cfg:
         cfg["spatial_shape"] = tuple(cfg["spatial_shape"])
     return instantiate(VoxelConfig, cfg, name)
+
+
+def make_instance_sampling(cfg: Union[None, Mapping[str, Any], InstanceSampling],
+                           name: str = "instance_sampling") -> Optional[InstanceSampling]:
+    """An :class:`InstanceSampling` from a config mapping (``None``: the augmentation is off)."""
+    if cfg is None or isinstance(cfg, InstanceSampling):
+        return cfg
+    return instantiate(InstanceSampling, dict(cfg), name)
+
+
+def check_instance_sampling(cls, section: Mapping[str, Any], name: str) -> Optional[InstanceSampling]:
+    """The checked ``instance_sampling`` of a data section for dataset class ``cls`` (``name``: the
+    section's dotted path); its classes must be instance classes of the dataset's class table."""
+    settings = make_instance_sampling(section.get("instance_sampling"), f"{name}.instance_sampling")
+    if settings is not None:
+        try:
+            settings.class_ids(cls.classes, int(section.get("semantic_classes") or cls.classes.semantic_classes))
+        except ValueError as exc:
+            raise ConfigError(f"{name}.instance_sampling.classes: {exc}") from exc
+    return settings
 
 
 class SceneDataset(Dataset):
@@ -67,6 +88,9 @@ class SceneDataset(Dataset):
         seed: augmentation seed.
         semantic_classes: number of semantic classes in the files (labels must be ``0..C-1`` or
             -100); default: the dataset type's class list. Set it for datasets of your own.
+        instance_sampling: :class:`~sphmask.data.instance_sampling.InstanceSampling` keys; pastes
+            instances of rare classes from this dataset's scenes into training samples (off by
+            default; training only).
     """
 
     crop_step = 32
@@ -77,7 +101,8 @@ class SceneDataset(Dataset):
                  voxel_cfg: Union[None, Mapping[str, Any], VoxelConfig] = None,
                  test_rotation: bool = True, superpoints: bool = True, jitter: float = 0.1, flip: bool = True,
                  rotate: bool = True, elastic: Sequence[Sequence[float]] = ((10, 60), (30, 180)),
-                 color_noise: float = 0.1, seed: int = 0, semantic_classes: Optional[int] = None):
+                 color_noise: float = 0.1, seed: int = 0, semantic_classes: Optional[int] = None,
+                 instance_sampling: Union[None, Mapping[str, Any], InstanceSampling] = None):
         self.data_root, self.prefix, self.suffix = data_root, prefix, suffix
         self.training, self.repeat = training, int(repeat)
         self.voxel = make_voxel_config(voxel_cfg)
@@ -87,6 +112,24 @@ class SceneDataset(Dataset):
         self.color_noise, self.seed, self.epoch = float(color_noise), int(seed), 0
         self.semantic_classes = int(semantic_classes or self.classes.semantic_classes)
         self.filenames = self.get_filenames()
+        self.instance_sampler = self._make_sampler(make_instance_sampling(instance_sampling))
+
+    def _make_sampler(self, settings: Optional[InstanceSampling]) -> Optional[InstanceSampler]:
+        if settings is None or not self.training:
+            return None
+        try:
+            class_ids = settings.class_ids(self.classes, self.semantic_classes)
+        except ValueError as exc:
+            raise ConfigError(f"instance_sampling.classes: {exc}") from exc
+        return InstanceSampler(settings, self.filenames, self.load, class_ids)
+
+    def paste_instances(self, xyz, rgb, sem, inst, spp, index: int):
+        """Instance-sampling augmentation, before any crop; its own stream ``[seed, epoch, index, 1]``
+        leaves every other augmentation draw as it is without it."""
+        if self.instance_sampler is None:
+            return xyz, rgb, sem, inst, spp
+        rng = np.random.default_rng([self.seed, self.epoch, index, 1])
+        return self.instance_sampler(self.filenames[index], xyz, rgb, sem, inst, spp, rng)
 
     # ---------------------------------------------------------------------------------- files
     def _prefixes(self) -> List[str]:
@@ -145,7 +188,7 @@ class SceneDataset(Dataset):
 
     def __getitem__(self, index: int) -> Optional[Dict[str, Any]]:
         filename = self.filenames[index]
-        xyz, rgb, sem, inst, spp = self.load(filename)
+        xyz, rgb, sem, inst, spp = self.paste_instances(*self.load(filename), index)
         rng = self.rng(index)
         return self.transform(self.scan_id(filename), xyz, rgb, sem, inst, spp, rng)
 
@@ -220,7 +263,7 @@ class S3DISDataset(SceneDataset):
 
     def __getitem__(self, index):
         filename = self.filenames[index]
-        xyz, rgb, sem, inst, spp = self.load(filename)
+        xyz, rgb, sem, inst, spp = self.paste_instances(*self.load(filename), index)
         rng = self.rng(index)
         n = xyz.shape[0]
         keep = None
@@ -339,6 +382,8 @@ def build_dataset(cfg: Mapping[str, Any], split: str = "train", **overrides) -> 
     if "voxel_cfg" in section:
         section["voxel_cfg"] = make_voxel_config(section["voxel_cfg"], f"data.{split}.voxel_cfg")
     cls = DATASET_TYPES[kind]
+    if section.get("instance_sampling") is not None:
+        section["instance_sampling"] = check_instance_sampling(cls, section, f"data.{split}")
     valid = _accepted_keys(cls)
     unknown = sorted(set(section) - valid)
     if unknown:

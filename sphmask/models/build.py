@@ -135,7 +135,7 @@ def check_config(cfg: Mapping[str, Any]) -> None:
 
 
 def _check_data_section(cfg: Mapping[str, Any], split: str) -> None:
-    from sphmask.data.dataset import DATASET_TYPES, make_voxel_config
+    from sphmask.data.dataset import DATASET_TYPES, check_instance_sampling, make_voxel_config
 
     name = f"data.{split}"
     section = cfg["data"][split]
@@ -147,6 +147,7 @@ def _check_data_section(cfg: Mapping[str, Any], split: str) -> None:
     check_section(DATASET_TYPES[section["type"]], rest, name, require=False)
     if "voxel_cfg" in rest:
         make_voxel_config(rest["voxel_cfg"], f"{name}.voxel_cfg")  # its own range checks
+    check_instance_sampling(DATASET_TYPES[section["type"]], rest, name)
 
 
 def _model_value(model: Mapping[str, Any], key: str) -> Any:

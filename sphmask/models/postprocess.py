@@ -36,14 +36,7 @@ def matrix_nms(masks: torch.Tensor, labels: torch.Tensor, scores: torch.Tensor, 
     n = scores.numel()
     if n == 0:
         return torch.zeros(0, dtype=torch.int64, device=scores.device), scores.new_zeros(0)
-    order = torch.argsort(scores, descending=True, stable=True)
-    m = masks[order].to(scores.dtype)
-    w = torch.ones(m.shape[1], dtype=scores.dtype, device=m.device) if weights is None else weights.to(scores.dtype)
-    inter = (m * w) @ m.t()
-    size = inter.diagonal()
-    union = size[:, None] + size[None, :] - inter
-    iou = torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(inter))
-    lab = labels[order]
+    order, iou, lab = _sorted_iou(masks, labels, scores, weights)
     same_later = (lab[:, None] == lab[None, :]).to(scores.dtype).triu(diagonal=1)
     decay_iou = iou * same_later
     comp = decay_iou.max(dim=0).values
@@ -52,6 +45,18 @@ def matrix_nms(masks: torch.Tensor, labels: torch.Tensor, scores: torch.Tensor, 
     k = n if topk < 0 else min(topk, n)
     kept_new, pos = torch.topk(new, k, largest=True, sorted=True)
     return order[pos], kept_new
+
+
+def _sorted_iou(masks, labels, scores, weights):
+    """Candidates in score order (stable): ``(order, pairwise weighted mask IoU, labels)``."""
+    order = torch.argsort(scores, descending=True, stable=True)
+    m = masks[order].to(scores.dtype)
+    w = torch.ones(m.shape[1], dtype=scores.dtype, device=m.device) if weights is None else weights.to(scores.dtype)
+    inter = (m * w) @ m.t()
+    size = inter.diagonal()
+    union = size[:, None] + size[None, :] - inter
+    iou = torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(inter))
+    return order, iou, labels[order]
 
 
 def standard_nms(masks: torch.Tensor, labels: torch.Tensor, scores: torch.Tensor, weights: torch.Tensor = None,
@@ -65,14 +70,7 @@ def standard_nms(masks: torch.Tensor, labels: torch.Tensor, scores: torch.Tensor
     n = scores.numel()
     if n == 0:
         return torch.zeros(0, dtype=torch.int64, device=scores.device), scores.new_zeros(0)
-    order = torch.argsort(scores, descending=True, stable=True)
-    m = masks[order].to(scores.dtype)
-    w = torch.ones(m.shape[1], dtype=scores.dtype, device=m.device) if weights is None else weights.to(scores.dtype)
-    inter = (m * w) @ m.t()
-    size = inter.diagonal()
-    union = size[:, None] + size[None, :] - inter
-    iou = torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(inter))
-    lab = labels[order]
+    order, iou, lab = _sorted_iou(masks, labels, scores, weights)
     suppress = ((iou > threshold) & (lab[:, None] == lab[None, :])).tolist()
     alive = [True] * n
     keep = []

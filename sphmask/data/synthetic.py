@@ -401,6 +401,18 @@ _COLOR_OF = {
 # Room layout
 
 
+def pose_like_scan(rng, verts, width, depth):
+    """Pose a room like a raw scan: random yaw about the room's centre, all coordinates positive.
+    Returns the posed vertices and the 4x4 ``axisAlignment`` that undoes it."""
+    R = _rot(rng.uniform(0, 2 * math.pi))
+    posed = (verts - np.array([width / 2, depth / 2, 0.0])) @ R.T
+    t = -posed.min(0) + rng.uniform(0.05, 0.5, 3) * [1, 1, 0]
+    align = np.eye(4)
+    align[:3, :3] = R.T
+    align[:3, 3] = -R.T @ t
+    return posed + t, align
+
+
 def _rot(yaw):
     c, s = math.cos(yaw), math.sin(yaw)
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
@@ -753,16 +765,7 @@ def generate_scene(index: int, seed: int = 0, size: str = "default", room_type: 
     colors = np.clip(np.rint(np.concatenate(room.cols)), 0, 255).astype(np.uint8)
     verts = verts + rng.normal(0, noise, verts.shape)
 
-    # Pose the room like a raw scan: random yaw, all coordinates positive.
-    yaw = rng.uniform(0, 2 * math.pi)
-    R = _rot(yaw)
-    centre = np.array([room.W / 2, room.D / 2, 0.0])
-    posed = (verts - centre) @ R.T
-    t = -posed.min(0) + rng.uniform(0.05, 0.5, 3) * [1, 1, 0]
-    posed = posed + t
-    align = np.eye(4)
-    align[:3, :3] = R.T
-    align[:3, 3] = -R.T @ t
+    posed, align = pose_like_scan(rng, verts, room.W, room.D)
 
     perm = rng.permutation(verts.shape[0])
     inv = np.empty_like(perm)

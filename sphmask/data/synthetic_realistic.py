@@ -26,7 +26,8 @@ import numpy as np
 
 from sphmask.data import synthetic_surface as surf
 from sphmask.data.synthetic import (
-    RAW_TO_NYU40, SyntheticObject, SyntheticScene, _patch, _Room, _rot, canonical_segments, write_raw_scene,
+    RAW_TO_NYU40, SyntheticObject, SyntheticScene, _patch, _Room, _rot, canonical_segments, pose_like_scan,
+    write_raw_scene,
 )
 from sphmask.data.synthetic_rooms import furnish
 
@@ -200,14 +201,7 @@ def generate_realistic_scene(index: int, seed: int = 0, room_type: Optional[str]
     verts = verts + warp + rng.normal(0, sigma, verts.shape)
     colors = surf.scan_colors(rng, verts, surf.vertex_normals(verts, faces), base, material, key)
 
-    yaw = rng.uniform(0, 2 * math.pi)
-    R = _rot(yaw)
-    posed = (verts - np.array([room.W / 2, room.D / 2, 0.0])) @ R.T
-    t = -posed.min(0) + rng.uniform(0.05, 0.5, 3) * [1, 1, 0]
-    posed = posed + t
-    align = np.eye(4)
-    align[:3, :3] = R.T
-    align[:3, 3] = -R.T @ t
+    posed, align = pose_like_scan(rng, verts, room.W, room.D)
     perm = rng.permutation(verts.shape[0])
     inv = np.empty_like(perm)
     inv[perm] = np.arange(perm.shape[0])

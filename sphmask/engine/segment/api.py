@@ -97,7 +97,9 @@ def check_colors(colors: Optional[ArrayLike], n: int) -> Optional[np.ndarray]:
         rgb = colors_to_255("colors", arr, arr.dtype, what="colors")
     except DataFormatError as exc:
         raise SegmentInputError(f"colors: {exc.problem}") from None
-    return (rgb / 127.5 - 1.0).astype(np.float32)
+    # in float32 like the file reader and the ScanNet preparation (sphmask.data.scannet), so arrays and
+    # files give the model the same input bits (float64 arithmetic is one ulp off for some colours)
+    return rgb.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
 
 
 @dataclasses.dataclass

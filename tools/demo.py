@@ -1,20 +1,23 @@
 #!/usr/bin/env python
 """Segment the bundled demo scenes with the shipped checkpoint and show what was found (`make demo`).
 
-    python tools/demo.py [--scenes demo/scenes] [--ckpt demo/spherical_mask_small.pth] [--out demo_out]
+    python tools/demo.py [--scenes demo/scenes.tar.xz] [--ckpt demo/spherical_mask_small.pth] [--out demo_out]
 
-Every scene folder under ``<scenes>/scans`` (raw ScanNet layout) goes through the path a user's own
-scan takes (tools/segment.py: mesh in, superpoints computed here, no preprocessing), is scored
-against its annotation with the ScanNet AP protocol, and gets in ``--out``: the instance PLY, NPZ
-and summary JSON of tools/segment.py, ``<scene>_top.png`` (top view, instances coloured, legend)
-and ``<scene>_viewer.html`` (interactive 3D, opens from disk). Prints per-scene counts and timings
-and the per-class AP / AP50 / AP25 table; writes ``metrics.json``. See docs/demo_model.md.
+``--scenes`` is a raw ScanNet-layout folder or an archive of one (.tar.xz, .tar.gz, .tar; extracted
+into a temporary folder that is removed afterwards). Every scene folder under ``<scenes>/scans``
+goes through the path a user's own scan takes (tools/segment.py: mesh in, superpoints computed
+here, no preprocessing), is scored against its annotation with the ScanNet AP protocol, and gets in
+``--out``: the instance PLY, NPZ and summary JSON of tools/segment.py, ``<scene>_top.png`` (top
+view, instances coloured, legend) and ``<scene>_viewer.html`` (interactive 3D, opens from disk).
+Prints per-scene counts and timings and the per-class AP / AP50 / AP25 table; writes
+``metrics.json``. See docs/demo_model.md.
 """
 import argparse
 import json
 import logging
 import os
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -24,8 +27,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scenes", default=os.path.join(ROOT, "demo", "scenes"),
-                   help="raw ScanNet-layout folder: scans/<scene>/ and scannetv2-labels.combined.tsv")
+    p.add_argument("--scenes", default=os.path.join(ROOT, "demo", "scenes.tar.xz"),
+                   help="raw ScanNet-layout folder (scans/<scene>/ and scannetv2-labels.combined.tsv) or an "
+                        "archive of one: .tar.xz, .tar.gz or .tar")
     p.add_argument("--ckpt", default=os.path.join(ROOT, "demo", "spherical_mask_small.pth"))
     p.add_argument("--config", default=None, help="default: the config stored in the checkpoint")
     p.add_argument("--out", default="demo_out")
@@ -37,6 +41,22 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from sphmask.io import DataFormatError, extract_scene_archive, is_scene_archive
+
+    if os.path.isdir(args.scenes) or not (is_scene_archive(args.scenes) or os.path.isfile(args.scenes)):
+        return run(args, args.scenes)
+    with tempfile.TemporaryDirectory(prefix="sphmask-demo-") as folder:
+        try:
+            extract_scene_archive(args.scenes, folder)
+        except DataFormatError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return run(args, folder)
+
+
+def run(args, raw_dir: str) -> int:
+    """The demo on the raw folder ``raw_dir`` (``args.scenes`` itself, or where its archive was
+    extracted: messages and outputs name ``args.scenes``, never the temporary folder)."""
     import torch
 
     from sphmask.checkpoint import CheckpointError, load_segmentation_model
@@ -57,15 +77,15 @@ def main(argv=None) -> int:
             print(f"error: --threads must be at least 1, got {args.threads}", file=sys.stderr)
             return 2
         torch.set_num_threads(args.threads)
-    scans = os.path.join(args.scenes, "scans")
-    tsv = os.path.join(args.scenes, "scannetv2-labels.combined.tsv")
+    scans = os.path.join(raw_dir, "scans")
+    tsv = os.path.join(raw_dir, "scannetv2-labels.combined.tsv")
     if not os.path.isdir(scans) or not os.path.isfile(tsv):
         print(f"error: {args.scenes} must hold scans/<scene>/ folders and scannetv2-labels.combined.tsv",
               file=sys.stderr)
         return 2
     scene_ids = sorted(d for d in os.listdir(scans) if os.path.isdir(os.path.join(scans, d)))
     if not scene_ids:
-        print(f"error: no scene folders in {scans}", file=sys.stderr)
+        print(f"error: no scene folders in {os.path.join(args.scenes, 'scans')}", file=sys.stderr)
         return 2
     try:
         setup = load_segmentation_model(args.ckpt, args.config, device="cpu")
@@ -97,7 +117,9 @@ def main(argv=None) -> int:
 
         def summary():
             timing = {**result.timing, "write": time.perf_counter() - t_write}
-            return run_summary(result, segmenter, input_path=scene_dir, checkpoint=args.ckpt, scale=1.0,
+            # the scene inside --scenes (for an archive: its member folder), not the temporary copy
+            return run_summary(result, segmenter, input_path=os.path.join(args.scenes, "scans", sid),
+                               checkpoint=args.ckpt, scale=1.0,
                                score_thresh=args.score_thresh, instances_before=len(result.scene.instances),
                                timing=timing)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""The screenshots of docs/viewer.md: a bundled demo room segmented with the shipped checkpoint,
-its viewer opened in headless Chromium at each level, then a selection and its export.
+"""The screenshots of docs/viewer.md: a bundled demo room (from demo/scenes.tar.xz) segmented with the
+shipped checkpoint, its viewer opened in headless Chromium at each level, then a selection and its export.
 
     python tools/viewer_screenshots.py [--scene synth1001_00] [--out docs/images]
 
@@ -30,6 +30,7 @@ def main(argv=None) -> int:
     from sphmask.data import load_point_cloud
     from sphmask.data.scannet import scene_paths
     from sphmask.engine.segment import load_segmentation_model, segment_scene
+    from sphmask.io import extract_scene_archive
     from sphmask.viz import render_segmentation
     from tests import browser
 
@@ -37,11 +38,12 @@ def main(argv=None) -> int:
         print(f"error: {browser.missing()}", file=sys.stderr)
         return 2
     setup = load_segmentation_model(args.ckpt, None, device="cpu")
-    scene_dir = os.path.join(ROOT, "demo", "scenes", "scans", args.scene)
+    work = tempfile.mkdtemp(prefix="sphmask-shots-")
+    extract_scene_archive(os.path.join(ROOT, "demo", "scenes.tar.xz"), os.path.join(work, "scenes"))
+    scene_dir = os.path.join(work, "scenes", "scans", args.scene)
     # superpoints computed on load are the ones segment_scene then runs with (it computes them only when absent)
     cloud = load_point_cloud(scene_paths(scene_dir, args.scene)["mesh"], compute_superpoints=True)
     seg = segment_scene(setup.model, cloud, voxel=setup.voxel, test_rotation=setup.test_rotation, name=args.scene)
-    work = tempfile.mkdtemp(prefix="sphmask-shots-")
     shown = seg.above(0.3)  # what `make demo` shows (its --score-thresh)
     render_segmentation(work, args.scene, cloud, shown, setup.instance_names,
                         title=f"{args.scene}: {len(shown)} instances with score >= 0.3", superpoints=cloud.superpoints,

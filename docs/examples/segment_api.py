@@ -18,10 +18,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 
 import sphmask  # noqa: E402
-from sphmask.io import read_ply  # noqa: E402
+from sphmask.io import extract_scene_archive, read_ply  # noqa: E402
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="segment_api_")
-ROOM = os.path.join(ROOT, "demo", "scenes", "scans", "synth1000_00", "synth1000_00_vh_clean_2.ply")
+# The demo rooms ship as one archive; unpack it into a folder that is deleted when the script ends.
+SCENES = tempfile.TemporaryDirectory(prefix="demo_scenes_")
+extract_scene_archive(os.path.join(ROOT, "demo", "scenes.tar.xz"), SCENES.name)
+ROOM = os.path.join(SCENES.name, "scans", "synth1001_00", "synth1001_00_vh_clean_2.ply")
 
 # %% [markdown]
 # ## The three lines

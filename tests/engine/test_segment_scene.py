@@ -193,12 +193,12 @@ def test_blocks_duplicates_after_merging_decayed_by_matrix_nms_like_dense_refere
     assert [i.score for i in out][2:] == sorted([i.score for i in out][2:], reverse=True)
 
 
-def test_blocks_do_not_multiply_instances_on_a_demo_room():
-    # One bundled room in forced 2 m blocks: merging alone returned 466 instances (37 scoring >= 0.3,
-    # one pass 86 and 10); with fragments dropped and duplicates decayed, at most one pass's budget.
+def test_blocks_do_not_multiply_instances_on_a_demo_room(small_demo_rooms):
+    # The small-preset room synth1000_00 in forced 2 m blocks: merging alone returned 466 instances (37
+    # scoring >= 0.3, one pass 86 and 10); with fragments dropped and duplicates decayed, at most one pass's budget.
     from sphmask.io import read_ply
 
-    room = read_ply(os.path.join(ROOT, "demo", "scenes", "scans", "synth1000_00", "synth1000_00_vh_clean_2.ply"))
+    room = read_ply(os.path.join(small_demo_rooms, "scans", "synth1000_00", "synth1000_00_vh_clean_2.ply"))
     seg = sphmask.Segmenter.from_checkpoint(os.path.join(ROOT, "demo", "spherical_mask_small.pth"), device="cpu")
     counts = {}
     with num_threads(1):

@@ -21,7 +21,6 @@ from tests.engine.segment_stub import ComponentModel, bars_cloud
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEMO_CKPT = os.path.join(ROOT, "demo", "spherical_mask_small.pth")
-ROOM = os.path.join(ROOT, "demo", "scenes", "scans", "synth1000_00", "synth1000_00_vh_clean_2.ply")
 SMALL_BLOCKS = CropSettings(block_size=2.0, overlap=0.5)
 
 
@@ -45,6 +44,12 @@ def stub():
 @pytest.fixture(scope="module")
 def demo():
     return sphmask.Segmenter.from_checkpoint(DEMO_CKPT, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def small_room(small_demo_rooms):
+    # the counts below were measured on this small-preset room (~10k points), which keeps blocks cheap
+    return read_ply(os.path.join(small_demo_rooms, "scans", "synth1000_00", "synth1000_00_vh_clean_2.ply"))
 
 
 # ------------------------------------------------------------------------------------ the API
@@ -172,10 +177,10 @@ def test_segmenter_notebook_example_runs_on_the_demo_checkpoint(tmp_path, monkey
 
 @pytest.mark.parametrize("crop", [None, SMALL_BLOCKS], ids=["one_pass", "blocks"])
 @pytest.mark.parametrize("mesh", [False, True], ids=["points", "mesh"])
-def test_georeferenced_cloud_shifted_5e6_m_gives_same_instances(demo, crop, mesh):
+def test_georeferenced_cloud_shifted_5e6_m_gives_same_instances(demo, small_room, crop, mesh):
     # The room centred on the origin and the same room 5e6 m away (float64): superpoints, blocks and
     # voxels must see the same geometry (before, float32 of UTM coordinates merged them into a few).
-    room = read_ply(ROOM)
+    room = small_room
     near_xyz = room.xyz - (room.xyz.min(0) + room.xyz.max(0)) / 2
     faces = room.faces if mesh else None
     segmenter = sphmask.Segmenter(demo.model, voxel=demo.voxel, crop=crop, device="cpu")
@@ -188,8 +193,8 @@ def test_georeferenced_cloud_shifted_5e6_m_gives_same_instances(demo, crop, mesh
 
 
 @requires_cuda
-def test_segmenter_same_code_on_cuda_gives_the_cpu_instances():
-    room = read_ply(ROOM)
+def test_segmenter_same_code_on_cuda_gives_the_cpu_instances(small_room):
+    room = small_room
     cpu = sphmask.Segmenter.from_checkpoint(DEMO_CKPT, device="cpu")(room.xyz, room.rgb)
     gpu = sphmask.Segmenter.from_checkpoint(DEMO_CKPT, device="auto")
     assert gpu.device.type == "cuda"

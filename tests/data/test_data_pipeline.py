@@ -91,6 +91,23 @@ def test_make_synthetic_is_deterministic(pipeline, tmp_path):
         assert not mismatch and not errors and len(match) == 5
 
 
+def test_make_synthetic_archive_holds_the_folder_and_is_reproducible(tmp_path, capsys):
+    from sphmask.io import extract_scene_archive
+    from tools.make_synthetic import main as make_main
+
+    args = ["--scenes", "1", "--seed", "1", "--size", "small", "--first-index", "1000"]
+    for out in ("folder", "a.tar.gz", "b.tar.gz"):
+        assert make_main(["--out", str(tmp_path / out), *args]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"wrote 1 rooms to {tmp_path / 'b.tar.gz'}"
+    assert (tmp_path / "a.tar.gz").read_bytes() == (tmp_path / "b.tar.gz").read_bytes()
+    extract_scene_archive(str(tmp_path / "a.tar.gz"), str(tmp_path / "unpacked"))
+    for top, _, files in os.walk(tmp_path / "folder"):
+        rel = os.path.relpath(top, tmp_path / "folder")
+        match, mismatch, errors = filecmp.cmpfiles(top, os.path.join(tmp_path, "unpacked", rel), files, shallow=False)
+        assert not mismatch and not errors, (rel, mismatch, errors)
+    assert sorted(os.listdir(tmp_path)) == ["a.tar.gz", "b.tar.gz", "folder", "unpacked"]  # no temporary file left
+
+
 def test_prepared_rooms_match_generator_intent(pipeline):
     _, out = pipeline
     for i in range(5):

@@ -6,7 +6,7 @@
 Each probe is stage 1 of the demo model (the backbone and point-wise heads, semantic-only,
 ``configs/synthetic/spherical_mask_small_backbone.yaml``) trained from scratch on the realistic
 synthetic rooms of ``--data`` (``train/``; validation on ``val/``) with one change against the
-baseline, for the same number of samples seen (10 epochs of the 80 training rooms) and a cosine
+baseline, for the same number of samples seen (10 epochs of the training rooms) and a cosine
 schedule over its own steps. Probes run ``--jobs`` at a time with one thread each, so their times
 compare with each other (not with a run that has both cores). Stage 1 is where the old recipe
 failed on large rooms (val mIoU 0.07, issue #14); stage 2 depends on its backbone.
@@ -16,6 +16,7 @@ and plots mIoU against samples seen and against training time.
 """
 import argparse
 import concurrent.futures
+import glob
 import os
 import re
 import subprocess
@@ -26,7 +27,6 @@ sys.path.insert(0, ROOT)
 
 CONFIG = os.path.join(ROOT, "configs", "synthetic", "spherical_mask_small_backbone.yaml")
 EPOCHS = 10
-TRAIN_ROOMS = 80
 
 # 5 cm voxels: the elastic distortion and the spatial shape scaled by 20 / 12.5 with the voxel size.
 _VOXEL_5CM = ["model.voxel_scale=20", "data.train.voxel_cfg.scale=20", "data.test.voxel_cfg.scale=20",
@@ -44,9 +44,17 @@ PROBES = {
 }
 
 
+def train_rooms(data: str) -> int:
+    """Prepared training rooms of ``data`` (the default ``train`` prefix of the config)."""
+    n = len(glob.glob(os.path.join(data, "train", "*_inst_nostuff.pth")))
+    if n == 0:
+        raise SystemExit(f"error: no prepared training rooms in {os.path.join(data, 'train')} (run tools/prepare_data.py)")
+    return n
+
+
 def probe_command(name: str, data: str, out: str):
     batch, _, extra = PROBES[name]
-    steps = EPOCHS * TRAIN_ROOMS // batch
+    steps = EPOCHS * train_rooms(data) // batch
     return [sys.executable, os.path.join(ROOT, "tools", "train.py"), CONFIG, "--work-dir", os.path.join(out, name),
             "--set", f"data.train.data_root={data}", f"data.test.data_root={data}",
             f"dataloader.train.batch_size={batch}", f"train.max_steps={steps}", f"train.constant_steps={steps // 4}",
@@ -84,7 +92,7 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def plot(results: dict, path: str) -> None:
+def plot(results: dict, path: str, rooms: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -96,7 +104,7 @@ def plot(results: dict, path: str) -> None:
     for name, r in results.items():
         epochs = [e for e, _ in r["miou"]]
         values = [v for _, v in r["miou"]]
-        axes[0].plot([e * TRAIN_ROOMS for e in epochs], values, marker="o", label=name)
+        axes[0].plot([e * rooms for e in epochs], values, marker="o", label=name)
         axes[1].plot([e / EPOCHS * r["seconds"] / 60 for e in epochs], values, marker="o", label=name)
     axes[0].set_xlabel("samples seen")
     axes[1].set_xlabel("training minutes (1 thread, two probes side by side)")
@@ -129,7 +137,7 @@ def main(argv=None) -> int:
     results = {n: read_probe(os.path.join(args.out, n)) for n in names}
     print(table(results))
     if args.plot:
-        plot(results, args.plot)
+        plot(results, args.plot, train_rooms(args.data))
     return 0
 
 
